@@ -1,0 +1,278 @@
+//! One configuration type, layered: built-in defaults < `lore.toml` < `LORE_*` environment variables <
+//! command-line flags.
+//!
+//! Environment variables map onto fields by name, with `__` between nested keys:
+//! `LORE_DATA_DIR=/srv/lore`, `LORE_EMBEDDING__BATCH_SIZE=64`, `LORE_INGEST__MAX_FILE_MB=50`.
+//! Relative paths are resolved against the working directory once, when the configuration is loaded,
+//! so the rest of the program only ever sees absolute paths.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The file read from the working directory when no `--config` is given (it may be absent).
+pub const DEFAULT_CONFIG_FILE: &str = "lore.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Value(String),
+    #[error("cannot determine the working directory: {0}")]
+    WorkingDir(std::io::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Everything Lore stores: catalog, indexes, logs of runs.
+    pub data_dir: PathBuf,
+    /// Where `scripts/fetch-models.sh` puts the models; model paths left unset are looked up here.
+    pub models_dir: PathBuf,
+    pub embedding: EmbeddingConfig,
+    pub chunking: ChunkingConfig,
+    pub ingest: IngestConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmbeddingConfig {
+    /// ONNX file of a sentence-embedding model with `last_hidden_state` output (mean-pooled here).
+    /// Default: `<models_dir>/all-MiniLM-L6-v2/model.onnx`.
+    pub model: Option<PathBuf>,
+    /// Folder with `tokenizer.json`, `config.json`, `special_tokens_map.json`, `tokenizer_config.json`.
+    /// Default: the model file's folder.
+    pub tokenizer_dir: Option<PathBuf>,
+    /// ONNX Runtime shared library (>= 1.24). Default: `<models_dir>/onnxruntime/libonnxruntime.so`.
+    pub onnx_runtime: Option<PathBuf>,
+    /// Output dimensions of the model.
+    pub dimensions: usize,
+    /// Tokens the model reads at most; longer inputs are truncated, so chunks are sized below it.
+    pub max_tokens: usize,
+    /// Texts per inference call.
+    pub batch_size: usize,
+    /// Threads for one inference; 0 means one per core.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChunkingConfig {
+    /// Chunks are filled up to this many tokens (of the embedding model's tokenizer)...
+    pub target_tokens: usize,
+    /// ...and never exceed this many, which must leave room for the model's two special tokens.
+    pub max_tokens: usize,
+    /// Tokens repeated between neighbouring chunks of the same section.
+    pub overlap_tokens: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestConfig {
+    /// Files larger than this are refused with an error (MiB).
+    pub max_file_mb: u64,
+    /// Extraction of one file that takes longer is abandoned with an error (seconds).
+    pub file_timeout_secs: u64,
+    /// Threads that extract and chunk files while the embedder runs; 0 means one per core.
+    pub extract_threads: usize,
+    /// Chunks written between two commits of the indexes and the catalog.
+    pub commit_every_chunks: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            models_dir: PathBuf::from("models"),
+            embedding: EmbeddingConfig::default(),
+            chunking: ChunkingConfig::default(),
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            tokenizer_dir: None,
+            onnx_runtime: None,
+            dimensions: 384,
+            max_tokens: 256,
+            batch_size: 32,
+            threads: 0,
+        }
+    }
+}
+
+impl Default for ChunkingConfig {
+    fn default() -> Self {
+        Self { target_tokens: 200, max_tokens: 250, overlap_tokens: 32 }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self { max_file_mb: 200, file_timeout_secs: 300, extract_threads: 0, commit_every_chunks: 4096 }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads the layered configuration. `file` is an explicit `--config`; without it `lore.toml` in the
+    /// working directory is read when present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_path_buf())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        // `LORE_LOG` configures logging, not this type.
+        figment =
+            figment.merge(Env::prefixed("LORE_").split("__").ignore(&["log"])).merge(Serialized::defaults(overrides));
+        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        let cwd = std::env::current_dir().map_err(ConfigError::WorkingDir)?;
+        config.resolved_against(&cwd)
+    }
+
+    fn resolved_against(mut self, base: &Path) -> Result<Self, ConfigError> {
+        let absolute = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        absolute(&mut self.data_dir);
+        absolute(&mut self.models_dir);
+        for path in [&mut self.embedding.model, &mut self.embedding.tokenizer_dir, &mut self.embedding.onnx_runtime]
+            .into_iter()
+            .flatten()
+        {
+            absolute(path);
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Value(msg));
+        let c = &self.chunking;
+        if c.target_tokens == 0 || c.target_tokens > c.max_tokens {
+            return invalid(format!(
+                "chunking.target_tokens ({}) must be between 1 and chunking.max_tokens ({})",
+                c.target_tokens, c.max_tokens
+            ));
+        }
+        // [CLS] and [SEP] are added by the embedder on top of the chunk's own tokens.
+        if c.max_tokens + 2 > self.embedding.max_tokens {
+            return invalid(format!(
+                "chunking.max_tokens ({}) must leave two tokens below embedding.max_tokens ({})",
+                c.max_tokens, self.embedding.max_tokens
+            ));
+        }
+        if c.overlap_tokens >= c.target_tokens {
+            return invalid(format!(
+                "chunking.overlap_tokens ({}) must be smaller than chunking.target_tokens ({})",
+                c.overlap_tokens, c.target_tokens
+            ));
+        }
+        if self.embedding.batch_size == 0 || self.embedding.dimensions == 0 {
+            return invalid("embedding.batch_size and embedding.dimensions must be positive".into());
+        }
+        if self.ingest.max_file_mb == 0 || self.ingest.file_timeout_secs == 0 {
+            return invalid("ingest.max_file_mb and ingest.file_timeout_secs must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn embedding_model_path(&self) -> PathBuf {
+        self.embedding.model.clone().unwrap_or_else(|| self.models_dir.join("all-MiniLM-L6-v2").join("model.onnx"))
+    }
+
+    pub fn tokenizer_dir(&self) -> PathBuf {
+        self.embedding.tokenizer_dir.clone().unwrap_or_else(|| {
+            let model = self.embedding_model_path();
+            model.parent().map(Path::to_path_buf).unwrap_or_default()
+        })
+    }
+
+    pub fn onnx_runtime_path(&self) -> PathBuf {
+        self.embedding
+            .onnx_runtime
+            .clone()
+            .unwrap_or_else(|| self.models_dir.join("onnxruntime").join("libonnxruntime.so"))
+    }
+
+    /// Number of cores this process may use.
+    pub fn cores() -> usize {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    }
+
+    pub fn embedding_threads(&self) -> usize {
+        match self.embedding.threads {
+            0 => Self::cores(),
+            n => n,
+        }
+    }
+
+    pub fn extract_threads(&self) -> usize {
+        match self.ingest.extract_threads {
+            0 => Self::cores(),
+            n => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_and_paths_become_absolute() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("lore.toml", "data_dir = \"from-file\"\n[embedding]\nbatch_size = 8\nthreads = 3\n")?;
+            jail.set_env("LORE_EMBEDDING__BATCH_SIZE", "16");
+            jail.set_env("LORE_MODELS_DIR", "/opt/models");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert!(config.data_dir.is_absolute() && config.data_dir.ends_with("from-file"));
+            assert_eq!(config.embedding.batch_size, 16, "env beats file");
+            assert_eq!(config.embedding.threads, 3, "file beats defaults");
+            assert_eq!(config.models_dir, PathBuf::from("/opt/models"));
+            assert_eq!(config.onnx_runtime_path(), PathBuf::from("/opt/models/onnxruntime/libonnxruntime.so"));
+
+            let flags = Overrides { data_dir: Some("/srv/lore".into()), models_dir: None };
+            let config = Config::load(None, &flags).unwrap();
+            assert_eq!(config.data_dir, PathBuf::from("/srv/lore"), "flags beat env and file");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn inconsistent_chunk_sizes_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("lore.toml", "[chunking]\nmax_tokens = 300\n")?;
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("embedding.max_tokens"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_explicit_missing_config_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/lore.toml")), &Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+}

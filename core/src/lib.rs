@@ -1,0 +1,19 @@
+//! Lore's shared library: the domain types every crate speaks, the layered configuration, and the stores
+//! and model backends behind swappable traits.
+//!
+//! - [`config`]: give it `lore.toml` + `LORE_*` + flags, get one [`config::Config`].
+//! - [`catalog`]: the system of record (sources, documents, chunks, runs); SQLite by default.
+//! - [`vectors`]: chunk embeddings with a filterable payload; Qdrant Edge by default.
+//! - [`text`]: the full-text (BM25) index; tantivy.
+//! - [`embed`]: give it texts, get unit-length vectors; ONNX Runtime through fastembed.
+//! - [`datadir`]: the on-disk layout of one data directory and its writer lock.
+
+pub mod catalog;
+pub mod config;
+pub mod datadir;
+pub mod embed;
+pub mod text;
+pub mod types;
+pub mod vectors;
+
+pub use types::*;

@@ -1,0 +1,52 @@
+//! The full-text index: give it chunks with their document's fields, get BM25-ranked chunk ids for a
+//! query, filtered before ranking.
+//!
+//! Writes become durable and visible to searches at [`TextIndex::commit`]; the catalog's pending
+//! protocol relies on that order.
+
+mod schema;
+mod tantivy_index;
+
+use std::collections::BTreeMap;
+
+pub use tantivy_index::{OpenMode, TantivyTextIndex};
+
+use crate::types::{Chunk, ChunkId, DocumentId, DocumentMeta, SearchFilter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    #[error("full-text index error: {0}")]
+    Engine(#[from] tantivy::TantivyError),
+    #[error("cannot open the full-text index at {path}: {reason}")]
+    Open { path: std::path::PathBuf, reason: String },
+    #[error("the full-text index was opened read-only")]
+    ReadOnly,
+    #[error("full-text index holds an invalid document: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = TextError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextHit {
+    pub chunk: ChunkId,
+    /// BM25 score.
+    pub score: f32,
+}
+
+pub trait TextIndex: Send + Sync {
+    fn add(&self, document: &DocumentMeta, chunks: &[Chunk]) -> Result<()>;
+    /// Removes every chunk of these documents (effective at the next commit).
+    fn delete_documents(&self, documents: &[DocumentId]) -> Result<()>;
+    /// Makes every write so far durable and visible to searches.
+    fn commit(&self) -> Result<()>;
+    /// BM25 over chunk text and title. Any input is accepted: syntax the parser does not understand is
+    /// read as plain words.
+    fn search(&self, query: &str, limit: usize, filter: &SearchFilter) -> Result<Vec<TextHit>>;
+    /// Chunks per document, as the index holds them (committed state).
+    fn chunk_counts(&self) -> Result<BTreeMap<DocumentId, u64>>;
+    fn len(&self) -> Result<u64>;
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}

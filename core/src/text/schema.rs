@@ -1,0 +1,88 @@
+//! The tantivy schema of a chunk, and the analyzer its text goes through.
+
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+};
+
+/// Name of the analyzer registered on every opened index.
+pub const ANALYZER: &str = "lore_en";
+
+/// Fields of one chunk document. Ids are fast fields so that purges and consistency checks never load
+/// stored documents.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkFields {
+    pub chunk_id: Field,
+    pub doc_id: Field,
+    pub text: Field,
+    pub title: Field,
+    pub path: Field,
+    pub heading: Field,
+    pub source: Field,
+    pub kind: Field,
+    pub acl: Field,
+    pub page: Field,
+    pub start: Field,
+    pub end: Field,
+    pub modified_ms: Field,
+}
+
+impl ChunkFields {
+    pub fn schema() -> (Schema, ChunkFields) {
+        let mut builder = Schema::builder();
+        let analyzed = TextOptions::default().set_stored().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let stored_u64 = NumericOptions::default().set_stored();
+        let fields = ChunkFields {
+            chunk_id: builder.add_u64_field("chunk_id", INDEXED | STORED | FAST),
+            doc_id: builder.add_u64_field("doc_id", INDEXED | STORED | FAST),
+            text: builder.add_text_field("text", analyzed.clone()),
+            title: builder.add_text_field("title", analyzed.clone()),
+            path: builder.add_text_field("path", analyzed.clone()),
+            heading: builder.add_text_field("heading", analyzed),
+            source: builder.add_text_field("source", STRING | STORED | FAST),
+            kind: builder.add_text_field("kind", STRING | STORED | FAST),
+            acl: builder.add_text_field("acl", STRING | STORED),
+            page: builder.add_u64_field("page", stored_u64.clone()),
+            start: builder.add_u64_field("start", stored_u64.clone()),
+            end: builder.add_u64_field("end", stored_u64),
+            modified_ms: builder.add_i64_field("modified_ms", INDEXED | STORED | FAST),
+        };
+        (builder.build(), fields)
+    }
+
+    /// Resolves the fields of an existing index, failing if it was built with another schema.
+    pub fn of(schema: &Schema) -> tantivy::Result<ChunkFields> {
+        let f = |name: &str| schema.get_field(name);
+        Ok(ChunkFields {
+            chunk_id: f("chunk_id")?,
+            doc_id: f("doc_id")?,
+            text: f("text")?,
+            title: f("title")?,
+            path: f("path")?,
+            heading: f("heading")?,
+            source: f("source")?,
+            kind: f("kind")?,
+            acl: f("acl")?,
+            page: f("page")?,
+            start: f("start")?,
+            end: f("end")?,
+            modified_ms: f("modified_ms")?,
+        })
+    }
+}
+
+/// Words, lower-cased, accents folded, English-stemmed; tokens over 40 bytes (hashes, base64) dropped.
+pub fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}

@@ -1,0 +1,209 @@
+//! tantivy on disk in the data directory: one document per chunk.
+//!
+//! One process writes (it holds tantivy's own writer lock as well as the data directory's); any number
+//! read. The writer's deletes and adds become visible together at `commit`, so purging a document and
+//! adding its new chunks in the same commit never shows a reader both versions or neither.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermSetQuery};
+use tantivy::schema::Value;
+use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::schema::{analyzer, ChunkFields, ANALYZER};
+use super::*;
+
+/// Memory the writer may buffer before it flushes a segment.
+const WRITER_HEAP_BYTES: usize = 128 * 1024 * 1024;
+/// Titles say what a document is about more densely than any passage does.
+const TITLE_BOOST: f32 = 2.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Take tantivy's writer lock; fails if another process holds it.
+    Write,
+    /// Search only; sees what writers commit.
+    Read,
+}
+
+pub struct TantivyTextIndex {
+    index: Index,
+    fields: ChunkFields,
+    reader: IndexReader,
+    writer: Option<Mutex<IndexWriter>>,
+    path: PathBuf,
+}
+
+impl TantivyTextIndex {
+    pub fn open(dir: &Path, mode: OpenMode) -> Result<Self> {
+        let open_err = |reason: String| TextError::Open { path: dir.to_path_buf(), reason };
+        let (schema, _) = ChunkFields::schema();
+        let index = if dir.join("meta.json").exists() {
+            Index::open_in_dir(dir).map_err(|e| open_err(e.to_string()))?
+        } else {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+            Index::create_in_dir(dir, schema).map_err(|e| open_err(e.to_string()))?
+        };
+        let fields = ChunkFields::of(&index.schema())
+            .map_err(|e| open_err(format!("it was built by another version of lore: {e}")))?;
+        index.tokenizers().register(ANALYZER, analyzer());
+        let writer = match mode {
+            OpenMode::Write => {
+                // One indexing thread: ingestion's cores go to extraction and embedding.
+                let writer = index
+                    .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+                    .map_err(|e| open_err(format!("cannot take its writer lock: {e}")))?;
+                Some(Mutex::new(writer))
+            }
+            OpenMode::Read => None,
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .map_err(|e: tantivy::TantivyError| open_err(e.to_string()))?;
+        Ok(Self { index, fields, reader, writer, path: dir.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn writer(&self) -> Result<&Mutex<IndexWriter>> {
+        self.writer.as_ref().ok_or(TextError::ReadOnly)
+    }
+
+    fn filter_clauses(&self, filter: &SearchFilter) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = &self.fields;
+        let terms = |field, values: &mut dyn Iterator<Item = &str>| -> Box<dyn Query> {
+            Box::new(TermSetQuery::new(values.map(|v| Term::from_field_text(field, v)).collect::<Vec<_>>()))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !filter.principals.is_empty() {
+            clauses.push((Occur::Must, terms(f.acl, &mut filter.principals.iter().map(String::as_str))));
+        }
+        if !filter.sources.is_empty() {
+            clauses.push((Occur::Must, terms(f.source, &mut filter.sources.iter().map(String::as_str))));
+        }
+        if !filter.kinds.is_empty() {
+            clauses.push((Occur::Must, terms(f.kind, &mut filter.kinds.iter().map(|k| k.as_str()))));
+        }
+        if filter.modified_after_ms.is_some() || filter.modified_before_ms.is_some() {
+            let lower = filter
+                .modified_after_ms
+                .map_or(Bound::Unbounded, |ms| Bound::Included(Term::from_field_i64(f.modified_ms, ms)));
+            let upper = filter
+                .modified_before_ms
+                .map_or(Bound::Unbounded, |ms| Bound::Excluded(Term::from_field_i64(f.modified_ms, ms)));
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        clauses
+    }
+
+    fn chunk_id_of(&self, address: DocAddress) -> Result<ChunkId> {
+        let searcher = self.reader.searcher();
+        let column = searcher.segment_reader(address.segment_ord).fast_fields().u64("chunk_id")?;
+        column
+            .first(address.doc_id)
+            .map(ChunkId)
+            .ok_or_else(|| TextError::Corrupt(format!("chunk document {address:?} has no chunk_id")))
+    }
+
+    /// Loads the stored fields of one chunk (for display and tests).
+    pub fn stored_text(&self, chunk: ChunkId) -> Result<Option<String>> {
+        let searcher = self.reader.searcher();
+        let query = TermSetQuery::new([Term::from_field_u64(self.fields.chunk_id, chunk.0)]);
+        let top = searcher.search(&query, &TopDocs::with_limit(1))?;
+        let Some((_, address)) = top.first() else { return Ok(None) };
+        let doc: TantivyDocument = searcher.doc(*address)?;
+        Ok(doc.get_first(self.fields.text).and_then(|v| v.as_str()).map(str::to_string))
+    }
+}
+
+impl TextIndex for TantivyTextIndex {
+    fn add(&self, document: &DocumentMeta, chunks: &[Chunk]) -> Result<()> {
+        let f = &self.fields;
+        let writer = self.writer()?.lock();
+        for chunk in chunks {
+            let mut d = doc!(
+                f.chunk_id => chunk.id.0,
+                f.doc_id => document.id.0 as u64,
+                f.text => chunk.text.as_str(),
+                f.title => document.title.as_str(),
+                f.path => document.path.as_str(),
+                f.source => document.source.as_str(),
+                f.kind => document.kind.as_str(),
+                f.start => chunk.start as u64,
+                f.end => chunk.end as u64,
+                f.modified_ms => document.modified_ms,
+            );
+            for principal in &document.acl {
+                d.add_text(f.acl, principal);
+            }
+            if let Some(page) = chunk.page {
+                d.add_u64(f.page, u64::from(page));
+            }
+            if let Some(heading) = &chunk.heading {
+                d.add_text(f.heading, heading);
+            }
+            writer.add_document(d)?;
+        }
+        Ok(())
+    }
+
+    fn delete_documents(&self, documents: &[DocumentId]) -> Result<()> {
+        let writer = self.writer()?.lock();
+        for doc in documents {
+            writer.delete_term(Term::from_field_u64(self.fields.doc_id, doc.0 as u64));
+        }
+        Ok(())
+    }
+
+    fn commit(&self) -> Result<()> {
+        self.writer()?.lock().commit()?;
+        // The writer's own process sees its commits at once, not after the reload policy's delay.
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn search(&self, query: &str, limit: usize, filter: &SearchFilter) -> Result<Vec<TextHit>> {
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.title, f.heading]);
+        parser.set_field_boost(f.title, TITLE_BOOST);
+        let (user_query, _unparsed) = parser.parse_query_lenient(query);
+        let mut clauses = vec![(Occur::Must, user_query)];
+        clauses.extend(self.filter_clauses(filter));
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)))?;
+        top.into_iter()
+            .take(limit)
+            .map(|(score, address)| Ok(TextHit { chunk: self.chunk_id_of(address)?, score }))
+            .collect()
+    }
+
+    fn chunk_counts(&self) -> Result<BTreeMap<DocumentId, u64>> {
+        let searcher = self.reader.searcher();
+        let mut counts = BTreeMap::new();
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().u64("doc_id")?;
+            let alive = segment.alive_bitset();
+            for doc in 0..segment.max_doc() {
+                if alive.is_some_and(|bits| !bits.is_alive(doc)) {
+                    continue;
+                }
+                let id = column.first(doc).map_or(-1, |id| id as i64);
+                *counts.entry(DocumentId(id)).or_insert(0) += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    fn len(&self) -> Result<u64> {
+        let searcher = self.reader.searcher();
+        Ok(searcher.search(&tantivy::query::AllQuery, &Count)? as u64)
+    }
+}

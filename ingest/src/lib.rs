@@ -1,0 +1,20 @@
+//! Lore's ingestion: folders of documents in, consistent catalog + text index + vector store out.
+//!
+//! - [`extract`]: bytes of a PDF, Markdown, HTML, text or DOCX file -> text with page and heading marks.
+//! - [`chunk`]: extracted text -> chunks sized in the embedding model's tokens, with positions.
+//! - [`discover`]: a folder -> the files Lore indexes, with size and modification time.
+//! - [`sync`]: a folder and the stores -> the stores in sync with the folder (incremental, crash-safe).
+//! - [`watch`]: keeps a folder in sync as files change.
+
+pub mod chunk;
+pub mod discover;
+pub mod extract;
+pub mod progress;
+pub mod recover;
+pub mod stores;
+pub mod sync;
+pub mod watch;
+
+pub use progress::{Progress, ProgressEvent};
+pub use stores::Stores;
+pub use sync::{FileFailure, SyncOptions, SyncReport, Syncer};

@@ -1,0 +1,53 @@
+//! The three stores ingestion writes, opened together on one data directory.
+
+use std::sync::Arc;
+
+use lore_core::catalog::{Catalog, CatalogError, SqliteCatalog};
+use lore_core::datadir::{DataDir, DataDirError, WriterLock};
+use lore_core::text::{OpenMode, TantivyTextIndex, TextError, TextIndex};
+use lore_core::vectors::{EdgeVectorIndex, VectorError, VectorIndex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoresError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Text(#[from] TextError),
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
+}
+
+/// Catalog, full-text index and vector store of one data directory, opened for writing: the writer
+/// lock is held for as long as this value lives.
+#[derive(Clone)]
+pub struct Stores {
+    pub catalog: Arc<dyn Catalog>,
+    pub text: Arc<dyn TextIndex>,
+    pub vectors: Arc<dyn VectorIndex>,
+    _lock: Arc<WriterLock>,
+}
+
+impl Stores {
+    /// Opens the embedded stores (SQLite, tantivy, Qdrant Edge) of `data_dir` for writing; fails at once
+    /// if another process writes to it.
+    pub async fn open_embedded(data_dir: &DataDir, dimensions: usize, holder: &str) -> Result<Self, StoresError> {
+        let lock = data_dir.lock_for_writing(holder)?;
+        let catalog = SqliteCatalog::open(&data_dir.catalog_path()).await?;
+        let (text_dir, vectors_dir) = (data_dir.text_dir(), data_dir.vectors_dir());
+        let (text, vectors) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
+            Ok((TantivyTextIndex::open(&text_dir, OpenMode::Write)?, EdgeVectorIndex::open(&vectors_dir, dimensions)?))
+        })
+        .await
+        .expect("opening the indexes does not panic")?;
+        Ok(Self { catalog: Arc::new(catalog), text: Arc::new(text), vectors: Arc::new(vectors), _lock: Arc::new(lock) })
+    }
+
+    /// Makes every index write so far durable: tantivy commit, then Qdrant Edge flush. Blocking.
+    pub fn persist_indexes(&self) -> Result<(), StoresError> {
+        self.text.commit()?;
+        self.vectors.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,391 @@
+//! Ingestion on real components: the ONNX embedder, tantivy and Qdrant Edge on disk, SQLite.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use lore_core::catalog::{DocumentState, DocumentStatus, FileFacts};
+use lore_core::config::Config;
+use lore_core::datadir::DataDir;
+use lore_core::embed::{Embedder, OnnxEmbedder, TokenCounter};
+use lore_core::{Chunk, DocumentId, DocumentKind, SearchFilter, EVERYONE};
+use lore_ingest::chunk::Chunker;
+use lore_ingest::progress::NoProgress;
+use lore_ingest::recover::{check, recover};
+use lore_ingest::{Stores, SyncOptions, SyncReport, Syncer};
+use lore_testkit::{docs, pdf, set_mtime};
+use tempfile::TempDir;
+
+/// Fields drop in order: the stores must close before their temporary directory is deleted.
+struct Harness {
+    syncer: Syncer,
+    embedder: Arc<OnnxEmbedder>,
+    docs: PathBuf,
+    config: Config,
+    _dir: TempDir,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    async fn with_config(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = dir.path().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        let mut config = lore_testkit::config(&dir.path().join("data"));
+        tweak(&mut config);
+        let embedder = Arc::new(OnnxEmbedder::from_config(&config).expect("the test embedder loads"));
+        let syncer = Self::syncer(&config, embedder.clone()).await;
+        Self { syncer, embedder, docs, config, _dir: dir }
+    }
+
+    async fn syncer(config: &Config, embedder: Arc<OnnxEmbedder>) -> Syncer {
+        let counter = TokenCounter::from_dir(&config.tokenizer_dir()).unwrap();
+        let chunker = Chunker::new(counter, &config.chunking).unwrap();
+        let stores = Stores::open_embedded(&DataDir::create(&config.data_dir).unwrap(), 384, "test").await.unwrap();
+        Syncer::new(Arc::new(config.clone()), stores, embedder, Arc::new(chunker))
+    }
+
+    fn write(&self, relative: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.docs.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn options(&self) -> SyncOptions {
+        SyncOptions { source: "docs".into(), root: self.docs.clone(), acl: vec![EVERYONE.into()], retry_failed: false }
+    }
+
+    async fn sync(&self) -> SyncReport {
+        self.sync_with(self.options()).await
+    }
+
+    async fn sync_with(&self, options: SyncOptions) -> SyncReport {
+        self.syncer.sync(&options, Arc::new(NoProgress), Arc::new(AtomicBool::new(false))).await.expect("sync runs")
+    }
+
+    fn stores(&self) -> &Stores {
+        self.syncer.stores()
+    }
+
+    async fn document(&self, path: &str) -> DocumentState {
+        let source = self.stores().catalog.source_by_name("docs").await.unwrap().expect("source exists");
+        let docs = self.stores().catalog.documents(source.id).await.unwrap();
+        docs.into_iter().find(|d| d.path == path).unwrap_or_else(|| panic!("{path} is in the catalog"))
+    }
+
+    async fn chunks(&self, path: &str) -> Vec<Chunk> {
+        let doc = self.document(path).await;
+        self.stores().catalog.chunks_of(doc.id).await.unwrap()
+    }
+
+    async fn all_chunks(&self) -> Vec<Chunk> {
+        let source = self.stores().catalog.source_by_name("docs").await.unwrap().unwrap();
+        let mut all = Vec::new();
+        for doc in self.stores().catalog.documents(source.id).await.unwrap() {
+            all.extend(self.stores().catalog.chunks_of(doc.id).await.unwrap());
+        }
+        all
+    }
+
+    fn text_search(&self, query: &str) -> Vec<lore_core::ChunkId> {
+        let hits = self.stores().text.search(query, 10, &SearchFilter::default()).unwrap();
+        hits.into_iter().map(|h| h.chunk).collect()
+    }
+
+    async fn assert_consistent(&self) {
+        let report = check(self.stores()).await.unwrap();
+        assert!(report.is_consistent(), "stores disagree: {report:?}");
+    }
+}
+
+fn chunk_with<'a>(chunks: &'a [Chunk], phrase: &str) -> &'a Chunk {
+    chunks.iter().find(|c| c.text.contains(phrase)).unwrap_or_else(|| panic!("no chunk contains {phrase:?}"))
+}
+
+fn char_slice(text: &str, start: usize, end: usize) -> String {
+    text.chars().skip(start).take(end - start).collect()
+}
+
+const ZEBRA: &str = "The zebra protocol requires calibration of every sensor once per quarter.";
+
+fn three_page_pdf() -> Vec<u8> {
+    let page1 = format!("Operations manual. {}", docs::filler(1, 12));
+    let page2 = format!("{} {ZEBRA} {}", docs::filler(2, 10), docs::filler(3, 10));
+    let page3 = format!("{}\n{}\n{}", docs::filler(4, 14), docs::filler(5, 14), docs::filler(6, 14));
+    pdf::text_pdf(Some("Sensor Operations Manual"), &[&page1, &page2, &page3])
+}
+
+#[tokio::test]
+async fn pdf_chunks_know_their_page_size_and_offsets() {
+    let h = Harness::new().await;
+    h.write("manuals/sensors.pdf", three_page_pdf());
+    let report = h.sync().await;
+    assert_eq!((report.counts.indexed, report.counts.failed, report.pages), (1, 0, 3), "{report:?}");
+
+    let chunks = h.chunks("manuals/sensors.pdf").await;
+    let doc = h.document("manuals/sensors.pdf").await;
+    let text = h.stores().catalog.document_text(doc.id).await.unwrap().expect("text is stored");
+    let counter = TokenCounter::from_dir(&h.config.tokenizer_dir()).unwrap();
+    assert!(chunks.len() >= 3, "three pages of text make several chunks, got {}", chunks.len());
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert_eq!(chunk.ordinal as usize, i);
+        assert_eq!(char_slice(&text, chunk.start, chunk.end), chunk.text, "chunk {i} offsets point at its text");
+        assert!(chunk.tokens as usize <= h.config.chunking.max_tokens, "chunk {i} has {} tokens", chunk.tokens);
+        assert_eq!(counter.count(&chunk.text), chunk.tokens as usize);
+        assert!(matches!(chunk.page, Some(1..=3)), "chunk {i} page {:?}", chunk.page);
+    }
+    let pages: std::collections::BTreeSet<_> = chunks.iter().filter_map(|c| c.page).collect();
+    assert_eq!(pages.into_iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(chunk_with(&chunks, "zebra protocol").page, Some(2));
+    assert!(chunk_with(&chunks, "Operations manual").page == Some(1));
+    // Pages are split separately: no chunk holds text of two pages.
+    assert!(chunks.iter().all(|c| !(c.text.contains("Operations manual") && c.text.contains("zebra"))));
+    h.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn phrases_are_found_by_tantivy_and_by_nearest_neighbour() {
+    let h = Harness::new().await;
+    h.write("sensors.pdf", three_page_pdf());
+    h.write(
+        "wiki/travel.html",
+        docs::wiki_page(
+            "Travel policy",
+            "<p>Employees travelling to Lisbon must book their hotel through the internal portal.</p>\
+             <h2>Per diem</h2><p>The daily meal allowance abroad is fifty euros.</p>",
+        ),
+    );
+    h.write("notes/kitchen.md", "# Kitchen\n\nThe espresso machine on floor three is descaled every Friday.\n");
+    h.write("handbook.docx", docs::docx("Handbook", "Leave", &["Parental leave lasts sixteen weeks at full pay."]));
+    let report = h.sync().await;
+    assert_eq!(report.counts.indexed, 4, "{:?}", report.failures);
+
+    let all = h.all_chunks().await;
+    let zebra = chunk_with(&all, "zebra protocol").id;
+    assert_eq!(h.text_search("zebra protocol calibration").first(), Some(&zebra));
+    assert_eq!(h.text_search("espresso descaled").first(), Some(&chunk_with(&all, "espresso").id));
+
+    let cases = [
+        ("how often do sensors need calibrating", "zebra protocol"),
+        ("how much money do I get for food per day abroad", "meal allowance"),
+        ("when is the coffee machine cleaned", "espresso machine"),
+        ("how long is maternity or paternity leave", "Parental leave"),
+    ];
+    for (question, phrase) in cases {
+        let query = h.embedder.embed(&[question]).unwrap().remove(0);
+        let hits = h.stores().vectors.search(&query, 3, &SearchFilter::default()).unwrap();
+        assert_eq!(hits[0].chunk, chunk_with(&all, phrase).id, "nearest neighbour of {question:?}");
+        assert!((0.0..=1.0001).contains(&hits[0].score));
+    }
+}
+
+#[tokio::test]
+async fn structured_formats_keep_heading_paths_and_drop_navigation() {
+    let h = Harness::new().await;
+    h.write(
+        "guide.md",
+        format!(
+            "---\ntitle: Deployment Guide\n---\n# Guide\n\n{}\n\n## Install\n\n### Linux\n\nRun the installer with the \
+             --unattended flag on Debian hosts. {}\n\n## Upgrade\n\nStop the service before upgrading. {}\n",
+            docs::filler(7, 30),
+            docs::filler(8, 12),
+            docs::filler(9, 12),
+        ),
+    );
+    h.write(
+        "wiki/onboarding.html",
+        docs::wiki_page("Onboarding", "<h2>First week</h2><p>Your buddy shows you the badge office on day one.</p>"),
+    );
+    h.write("policies.docx", docs::docx("Policies", "Security", &["Laptops are encrypted with full-disk encryption."]));
+    assert_eq!(h.sync().await.counts.indexed, 3);
+
+    let guide = h.chunks("guide.md").await;
+    assert_eq!(chunk_with(&guide, "--unattended").heading.as_deref(), Some("Guide > Install > Linux"));
+    assert_eq!(chunk_with(&guide, "Stop the service").heading.as_deref(), Some("Guide > Upgrade"));
+    assert!(guide.iter().all(|c| c.page.is_none() && !c.text.contains("title: Deployment")));
+
+    let wiki = h.chunks("wiki/onboarding.html").await;
+    assert_eq!(chunk_with(&wiki, "badge office").heading.as_deref(), Some("Onboarding > First week"));
+    for nav in ["Recently viewed", "Powered by", "analytics", "Spaces"] {
+        assert!(wiki.iter().all(|c| !c.text.contains(nav)), "{nav} leaked into the index");
+    }
+    let docx = h.chunks("policies.docx").await;
+    assert_eq!(chunk_with(&docx, "full-disk").heading.as_deref(), Some("Security"));
+}
+
+#[tokio::test]
+async fn resync_skips_unchanged_reindexes_changed_and_removes_deleted() {
+    let h = Harness::new().await;
+    let a = h.write("a.md", "# A\n\nThe orange cabinet holds the spare keyboards.\n");
+    h.write("b.txt", "The backup generator is tested on the first Monday of each month.");
+    let c = h.write("sub/c.md", "# C\n\nVisitors sign the guest book at reception.\n");
+    for (i, p) in [&a, &c].iter().enumerate() {
+        set_mtime(p, 1_700_000_000 + i as u64);
+    }
+    let first = h.sync().await;
+    assert_eq!((first.counts.indexed, first.counts.unchanged), (3, 0));
+
+    let second = h.sync().await;
+    assert_eq!((second.counts.indexed, second.counts.unchanged, second.counts.removed), (0, 3, 0));
+
+    // Same bytes, new modification time: unchanged by hash, and the new time is remembered.
+    set_mtime(&c, 1_800_000_000);
+    let touched = h.sync().await;
+    assert_eq!((touched.counts.indexed, touched.counts.unchanged), (0, 3));
+    assert_eq!(h.document("sub/c.md").await.modified_ms, 1_800_000_000_000);
+
+    std::fs::write(&a, "# A\n\nThe purple drawer holds the spare mice.\n").unwrap();
+    set_mtime(&a, 1_800_000_100);
+    let changed = h.sync().await;
+    assert_eq!((changed.counts.indexed, changed.counts.unchanged), (1, 2));
+    assert!(h.text_search("orange cabinet keyboards").is_empty(), "old version is gone from tantivy");
+    let chunks = h.chunks("a.md").await;
+    assert_eq!(h.text_search("purple drawer").first(), Some(&chunk_with(&chunks, "purple drawer").id));
+
+    std::fs::remove_file(&c).unwrap();
+    let removed = h.sync().await;
+    assert_eq!((removed.counts.removed, removed.counts.unchanged), (1, 2));
+    assert!(h.text_search("guest book reception").is_empty());
+    let vectors = h.stores().vectors.chunk_counts().unwrap();
+    assert_eq!(vectors.len(), 2, "vectors of the deleted file are gone: {vectors:?}");
+    h.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn bad_files_fail_alone_with_specific_errors() {
+    let h = Harness::with_config(|c| c.ingest.max_file_mb = 1).await;
+    h.write("good.md", "# Good\n\nThe fire exit is behind the cafeteria.\n");
+    h.write("also-good.pdf", pdf::text_pdf(None, &["The server room door code changes every month."]));
+    h.write("corrupt.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer garbage\n%%EOF");
+    let mut truncated = three_page_pdf();
+    truncated.truncate(truncated.len() / 3);
+    h.write("truncated.pdf", truncated);
+    h.write("scan.pdf", pdf::image_only_pdf());
+    h.write("empty.md", "");
+    h.write("garbage.txt", (0..20_000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect::<Vec<_>>());
+    h.write("huge.txt", "word ".repeat(300_000));
+    h.write("not-really.docx", "this is not a zip archive");
+    let encrypted = encrypted_pdf(&h.docs);
+
+    let report = h.sync().await;
+    assert_eq!(report.counts.indexed, 2, "{:#?}", report.failures);
+    let error_of = |path: &str| {
+        report.failures.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path} failed")).error.clone()
+    };
+    assert!(error_of("corrupt.pdf").starts_with("not a valid pdf file"), "{}", error_of("corrupt.pdf"));
+    assert!(error_of("truncated.pdf").contains("pdf"), "{}", error_of("truncated.pdf"));
+    assert!(error_of("scan.pdf").starts_with("no text layer"));
+    assert_eq!(error_of("empty.md"), "file is empty");
+    assert_eq!(error_of("garbage.txt"), "binary content in a text file");
+    assert!(error_of("huge.txt").contains("over the 1 MiB limit"), "{}", error_of("huge.txt"));
+    assert!(error_of("not-really.docx").starts_with("not a valid docx file"));
+    assert_eq!(error_of(&encrypted), "encrypted PDF: a password is needed to read it");
+    assert_eq!(h.document("scan.pdf").await.status, DocumentStatus::NoText);
+    assert_eq!(h.document("corrupt.pdf").await.status, DocumentStatus::Failed);
+
+    // Unchanged failures are not retried on every run, unless asked.
+    let again = h.sync().await;
+    assert_eq!((again.counts.failed, again.counts.unchanged), (0, 10));
+    let retried = h.sync_with(SyncOptions { retry_failed: true, ..h.options() }).await;
+    assert_eq!(retried.counts.failed, 8);
+
+    // A file that turns bad keeps its previous version searchable, with the error recorded.
+    let before = h.chunks("good.md").await;
+    h.write("good.md", vec![0u8; 4096]);
+    set_mtime(&h.docs.join("good.md"), 1_900_000_000);
+    let broken = h.sync().await;
+    assert_eq!(broken.failures.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["good.md"]);
+    let doc = h.document("good.md").await;
+    assert_eq!(
+        (doc.status, doc.error.as_deref()),
+        (DocumentStatus::Indexed, Some("binary content in a markdown file"))
+    );
+    assert_eq!(h.chunks("good.md").await, before);
+    assert_eq!(h.text_search("fire exit cafeteria").first(), Some(&before[0].id));
+    h.assert_consistent().await;
+}
+
+/// An AES-encrypted PDF with a user password, made by qpdf (installed by .ci/run).
+fn encrypted_pdf(dir: &Path) -> String {
+    let plain = dir.join("plain-for-encryption.tmp");
+    std::fs::write(&plain, pdf::text_pdf(None, &["Salaries of the board."])).unwrap();
+    let out = dir.join("locked.pdf");
+    let status = std::process::Command::new("qpdf")
+        .args(["--encrypt", "user-secret", "owner-secret", "256", "--"])
+        .arg(&plain)
+        .arg(&out)
+        .status()
+        .expect("qpdf is installed (apt-get install qpdf; .ci/run does it)");
+    assert!(status.success(), "qpdf encrypts the fixture");
+    std::fs::remove_file(plain).unwrap();
+    "locked.pdf".into()
+}
+
+#[tokio::test]
+async fn a_crash_between_index_writes_and_catalog_commit_is_repaired() {
+    let h = Harness::new().await;
+    h.write("kept.md", "# Kept\n\nThe library closes at six.\n");
+    assert_eq!(h.sync().await.counts.indexed, 1);
+
+    // Replay the first two steps of the write protocol for a new file, then "crash": the catalog says
+    // pending and both indexes hold chunks the catalog never recorded.
+    let stores = h.stores().clone();
+    let source = stores.catalog.source_by_name("docs").await.unwrap().unwrap();
+    let facts = FileFacts {
+        path: "half-written.md".into(),
+        kind: DocumentKind::Markdown,
+        size_bytes: 10,
+        modified_ms: 1,
+        content_hash: "x".into(),
+    };
+    let id = stores.catalog.begin_documents(source.id, &[facts]).await.unwrap()[0];
+    let orphan = orphan_chunk(id);
+    let meta = lore_core::DocumentMeta {
+        id,
+        source: "docs".into(),
+        path: "half-written.md".into(),
+        title: "half".into(),
+        kind: DocumentKind::Markdown,
+        modified_ms: 1,
+        acl: vec![EVERYONE.into()],
+    };
+    stores.text.add(&meta, std::slice::from_ref(&orphan)).unwrap();
+    let vector = vec![0.05f32; 384];
+    stores
+        .vectors
+        .upsert(&[lore_core::vectors::VectorPoint { document: &meta, chunk: &orphan, vector: &vector }])
+        .unwrap();
+    stores.persist_indexes().unwrap();
+    assert!(!check(&stores).await.unwrap().is_consistent(), "the check sees the half-written document");
+
+    let recovery = recover(&stores).await.unwrap();
+    assert_eq!(recovery.purged_documents, 1);
+    h.assert_consistent().await;
+    assert!(h.text_search("unicorn").is_empty());
+    assert_eq!(h.text_search("library closes").len(), 1, "what was committed before survives");
+}
+
+fn orphan_chunk(id: DocumentId) -> Chunk {
+    Chunk {
+        id: lore_core::ChunkId::new(id, 0).unwrap(),
+        ordinal: 0,
+        text: "a unicorn that was never committed".into(),
+        page: None,
+        heading: None,
+        start: 0,
+        end: 34,
+        tokens: 8,
+    }
+}
+
+#[tokio::test]
+async fn only_one_writer_per_data_directory() {
+    let h = Harness::new().await;
+    let second = Stores::open_embedded(&DataDir::new(&h.config.data_dir), 384, "second").await;
+    let err = second.err().expect("a second writer is refused").to_string();
+    assert!(err.contains("being written by another lore process (test, pid"), "{err}");
+}

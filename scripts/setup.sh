@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Lore needs on a Debian machine: system packages (when missing) and models.
+#   scripts/setup.sh          # for running Lore: default models
+#   scripts/setup.sh --test   # for the tests: test models and the tools that make test fixtures
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"
+packages=()
+need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+need pdftotext poppler-utils
+[ "$mode" = "--test" ] && need qpdf qpdf
+
+if [ ${#packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "setup: please install: ${packages[*]}" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${packages[*]}" >&2
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+if [ "$mode" = "--test" ]; then
+  scripts/fetch-models.sh --test
+else
+  scripts/fetch-models.sh
+fi

@@ -1,0 +1,5 @@
+pub mod bench;
+pub mod ingest;
+pub mod status;
+
+mod progress;

@@ -1,0 +1,65 @@
+//! `lore`: private document search and grounded question answering. One binary, subcommands.
+
+mod commands;
+mod engine;
+mod logging;
+mod terminal;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lore_core::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "lore", version, about = "Private document search and grounded answers, on your own hardware")]
+struct Cli {
+    /// Data directory (catalog, indexes). Also LORE_DATA_DIR; default ./data.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Models directory (see scripts/fetch-models.sh). Also LORE_MODELS_DIR; default ./models.
+    #[arg(long, global = true, value_name = "DIR")]
+    models_dir: Option<PathBuf>,
+    /// Configuration file; default ./lore.toml when it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index a folder of documents (PDF, Markdown, HTML, text, DOCX), incrementally.
+    Ingest(commands::ingest::IngestArgs),
+    /// Show what is indexed, per source; --check verifies that the stores agree.
+    Status(commands::status::StatusArgs),
+    /// Measure performance and print the numbers.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let overrides = Overrides { data_dir: cli.data_dir, models_dir: cli.models_dir };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => return terminal::fail(&anyhow::Error::new(e)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lore-async")
+        .build()
+        .expect("the async runtime starts");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Ingest(args) => commands::ingest::run(config, args).await,
+            Command::Status(args) => commands::status::run(config, args).await,
+            Command::Bench(command) => commands::bench::run(config, command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => terminal::fail(&e),
+    }
+}

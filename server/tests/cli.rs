@@ -1,0 +1,249 @@
+//! The `lore` command as users and outside checks run it: flags, exit codes, JSON shapes, crash safety.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use lore_testkit::{docs, pdf};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A data directory, a folder of documents, and the `lore` binary pointed at both.
+struct Workspace {
+    dir: TempDir,
+    docs: PathBuf,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = dir.path().join("company-docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        Self { dir, docs }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn write(&self, relative: &str, bytes: impl AsRef<[u8]>) {
+        let path = self.docs.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// `lore --data-dir <data> ARGS`, run from an unrelated working directory.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lore"));
+        command
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("LORE_MODELS_DIR", lore_testkit::models_dir())
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("lore runs")
+    }
+
+    fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(out.status.success(), "lore {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run_ok(args);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("lore {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn status(&self) -> Value {
+        self.json(&["status", "--json"])
+    }
+
+    fn docs_path(&self) -> &str {
+        self.docs.to_str().unwrap()
+    }
+}
+
+fn sample_folder(ws: &Workspace) {
+    ws.write(
+        "manual.pdf",
+        pdf::text_pdf(Some("Printer manual"), &["Load paper into tray two.", "Replace toner when the light blinks."]),
+    );
+    ws.write("wiki/vpn.html", docs::wiki_page("VPN", "<p>Connect to the VPN before opening the intranet.</p>"));
+    ws.write("notes/lunch.md", "# Lunch\n\nThe canteen serves soup on Wednesdays.\n");
+    ws.write("readme.txt", "Ask the help desk for a new badge.");
+    ws.write("broken.pdf", "%PDF-1.4 this is not really a pdf");
+}
+
+#[test]
+fn ingest_and_status_speak_the_documented_interface() {
+    let ws = Workspace::new();
+    sample_folder(&ws);
+    let report = ws.json(&["ingest", ws.docs_path(), "--source", "handbook", "--json"]);
+    assert_eq!(report["counts"]["indexed"], 4, "{report}");
+    assert_eq!(report["counts"]["failed"], 1);
+    assert_eq!(report["failures"][0]["path"], "broken.pdf");
+
+    let status = ws.status();
+    let keys = |v: &Value| {
+        let mut keys = v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&status), ["chunks", "documents", "failed", "sources"]);
+    assert_eq!(keys(&status["sources"][0]), ["chunks", "documents", "failed", "name"]);
+    assert_eq!(status["sources"][0]["name"], "handbook");
+    assert_eq!((status["documents"].as_u64(), status["failed"].as_u64()), (Some(4), Some(1)));
+    assert!(status["chunks"].as_u64().unwrap() >= 5);
+    assert_eq!(status["sources"][0]["chunks"], status["chunks"]);
+
+    let check = ws.run(&["status", "--check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("check: consistent"));
+
+    // A second run over an unchanged folder reads nothing again.
+    let again = ws.json(&["ingest", ws.docs_path(), "--source", "handbook", "--json"]);
+    assert_eq!((again["counts"]["indexed"].as_u64(), again["counts"]["unchanged"].as_u64()), (Some(0), Some(5)));
+
+    // LORE_DATA_DIR works like --data-dir, from any working directory.
+    let out = Command::new(env!("CARGO_BIN_EXE_lore"))
+        .args(["status", "--json"])
+        .env("LORE_DATA_DIR", ws.data_dir())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let by_env: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(by_env, status);
+}
+
+#[test]
+fn human_output_lists_failures_with_reasons() {
+    let ws = Workspace::new();
+    sample_folder(&ws);
+    let out = ws.run_ok(&["ingest", ws.docs_path(), "--quiet"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("source 'company-docs'"), "{text}");
+    assert!(text.contains("broken.pdf: not a valid pdf file"), "{text}");
+    assert!(text.contains("pages/s"), "{text}");
+    let status = String::from_utf8_lossy(&ws.run_ok(&["status", "--failures"]).stdout).to_string();
+    assert!(status.contains("company-docs/broken.pdf: not a valid pdf file"), "{status}");
+}
+
+#[test]
+fn ingest_fails_only_when_it_cannot_run() {
+    let ws = Workspace::new();
+    let out = ws.run(&["ingest", "/definitely/not/here"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/definitely/not/here does not exist"));
+
+    let out = ws.command(&["ingest", ws.docs_path()]).env("LORE_MODELS_DIR", "/nonexistent-models").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("scripts/fetch-models.sh"), "the error says how to get the models: {stderr}");
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn indexed_documents(ws: &Workspace) -> u64 {
+    if !ws.data_dir().join("catalog.sqlite").exists() {
+        return 0;
+    }
+    ws.status()["documents"].as_u64().unwrap_or(0)
+}
+
+fn kill(child: &Child, signal: &str) {
+    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_run_leaves_nothing_a_rerun_does_not_repair() {
+    let ws = Workspace::new();
+    let files: u64 = 60;
+    for i in 0..files as usize {
+        ws.write(&format!("notes/{i:03}.md"), format!("# Note {i}\n\n{}\n", docs::filler(i, 40)));
+    }
+    let mut child = ws
+        .command(&["ingest", ws.docs_path(), "--quiet"])
+        // Frequent commits, so the kill lands between committed and uncommitted work.
+        .env("LORE_INGEST__COMMIT_EVERY_CHUNKS", "8")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("some documents are committed", Duration::from_secs(120), || indexed_documents(&ws) >= 3);
+    kill(&child, "-KILL");
+    child.wait().unwrap();
+    let partial = indexed_documents(&ws);
+    assert!(partial < files, "the run was killed before it finished ({partial} documents)");
+
+    let report = ws.json(&["ingest", ws.docs_path(), "--json"]);
+    assert_eq!(report["counts"]["failed"], 0);
+    assert_eq!(report["counts"]["indexed"].as_u64().unwrap() + report["counts"]["unchanged"].as_u64().unwrap(), files);
+    let check = ws.json(&["status", "--check", "--json"]);
+    assert_eq!(check["consistent"], true, "{check}");
+    assert_eq!(check["documents"].as_u64(), Some(files));
+    let chunks = check["chunks"].as_u64().unwrap();
+    assert_eq!(check["check"]["text_chunks"].as_u64(), Some(chunks), "no duplicates in tantivy");
+    assert_eq!(check["check"]["vector_chunks"].as_u64(), Some(chunks), "no duplicates in Qdrant Edge");
+}
+
+#[test]
+fn watch_keeps_the_index_in_sync_until_ctrl_c() {
+    let ws = Workspace::new();
+    ws.write("a.md", "# A\n\nFirst note.\n");
+    let mut child = ws
+        .command(&["ingest", ws.docs_path(), "--watch", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let timeout = Duration::from_secs(60);
+    wait_until("the first sync is done", timeout, || indexed_documents(&ws) == 1);
+    ws.write("b.md", "# B\n\nSecond note.\n");
+    wait_until("the new file is indexed", timeout, || indexed_documents(&ws) == 2);
+    std::fs::remove_file(ws.docs.join("a.md")).unwrap();
+    wait_until("the deleted file is removed", timeout, || indexed_documents(&ws) == 1);
+
+    kill(&child, "-INT");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "Ctrl-C ends a watch cleanly: {status}");
+    assert_eq!(ws.json(&["status", "--check", "--json"])["consistent"], true);
+}
+
+#[test]
+fn a_second_writer_gets_a_clear_error() {
+    let ws = Workspace::new();
+    for i in 0..30 {
+        ws.write(&format!("{i}.md"), format!("# {i}\n\n{}\n", docs::filler(i, 60)));
+    }
+    let mut first = ws
+        .command(&["ingest", ws.docs_path(), "--watch", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the first writer holds the lock", Duration::from_secs(60), || lock_held(&ws.data_dir()));
+    let second = ws.run(&["ingest", ws.docs_path()]);
+    kill(&first, "-INT");
+    first.wait().unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("is being written by another lore process (lore ingest, pid"), "{stderr}");
+}
+
+fn lock_held(data_dir: &Path) -> bool {
+    std::fs::read_to_string(data_dir.join("writer.lock")).is_ok_and(|s| s.contains("pid"))
+}

@@ -1,0 +1,40 @@
+//! Test fixtures made from scratch (no binary files in the repository) and the paths of the real models
+//! the tests run on.
+
+pub mod docs;
+pub mod pdf;
+
+use std::path::{Path, PathBuf};
+
+use lore_core::config::Config;
+
+/// The repository's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("testkit lives in the workspace").to_path_buf()
+}
+
+/// The models the tests use: `LORE_MODELS_DIR`, else `<repo>/models`. Panics with the command to run
+/// when they are missing, rather than letting tests pass without them.
+pub fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("LORE_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("models"));
+    let runtime = dir.join("onnxruntime/libonnxruntime.so");
+    let embedder = dir.join("all-MiniLM-L6-v2/model.onnx");
+    assert!(
+        runtime.is_file() && embedder.is_file(),
+        "the test models are missing in {}: run `scripts/fetch-models.sh --test` first",
+        dir.display()
+    );
+    dir
+}
+
+/// A default configuration on a fresh data directory and the test models.
+pub fn config(data_dir: &Path) -> Config {
+    Config { data_dir: data_dir.to_path_buf(), models_dir: models_dir(), ..Config::default() }
+}
+
+/// Sets a file's modification time to `secs` seconds after the epoch, so tests do not depend on the
+/// file system's timestamp resolution to see a change.
+pub fn set_mtime(path: &Path, secs: u64) {
+    let file = std::fs::File::options().write(true).open(path).expect("fixture file opens");
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).expect("mtime is settable");
+}
