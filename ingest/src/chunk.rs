@@ -6,6 +6,7 @@
 
 use lore_core::config::ChunkingConfig;
 use lore_core::embed::TokenCounter;
+use lore_core::{Chunk, ChunkId, DocumentId};
 use text_splitter::{ChunkCapacity, ChunkConfig, ChunkConfigError, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
 
@@ -37,6 +38,15 @@ pub struct ChunkDraft {
     pub start: usize,
     pub end: usize,
     pub tokens: u32,
+}
+
+impl ChunkDraft {
+    /// The chunk, once its document has a catalog id; `None` when the ordinal is over
+    /// [`ChunkId::MAX_PER_DOCUMENT`].
+    pub fn into_chunk(self, document: DocumentId) -> Option<Chunk> {
+        let ChunkDraft { ordinal, text, page, heading, start, end, tokens } = self;
+        Some(Chunk { id: ChunkId::new(document, ordinal)?, ordinal, text, page, heading, start, end, tokens })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -120,18 +120,13 @@ struct Finished {
     extracted: Extracted,
 }
 
-/// What the extract stage says about files, in order per file: `Chunks`* then one of `Finished`,
-/// `Failed` or `Abandoned` (or just `Unchanged`).
-enum Extraction {
+/// How a file leaves the pipeline; passes through the embedder unchanged, after the file's chunks.
+enum FileEnd {
     Unchanged {
         id: DocumentId,
         path: String,
         modified_ms: i64,
         touched: bool,
-    },
-    Chunks {
-        key: FileKey,
-        drafts: Vec<ChunkDraft>,
     },
     Finished(Box<Finished>),
     Failed {
@@ -144,27 +139,20 @@ enum Extraction {
     },
 }
 
+/// What the extract stage says about a file: `Chunks`* then one `End`.
+enum Extraction {
+    Chunks { key: FileKey, drafts: Vec<ChunkDraft> },
+    End(FileEnd),
+}
+
 /// What reaches the writer: the same, with chunks embedded.
 enum Ready {
-    Unchanged {
-        id: DocumentId,
-        path: String,
-        modified_ms: i64,
-        touched: bool,
-    },
     Embedded {
         key: FileKey,
         drafts: Vec<ChunkDraft>,
         vectors: Vec<Vec<f32>>,
     },
-    Finished(Box<Finished>),
-    Failed {
-        key: FileKey,
-        failed: FailedFile,
-    },
-    Abandoned {
-        key: FileKey,
-    },
+    End(FileEnd),
     /// The embedder failed: nothing more will come.
     EmbedFailed(lore_core::embed::EmbedError),
 }
@@ -408,10 +396,8 @@ impl FileWork<'_> {
         let failed = |facts: FileFacts, error: ExtractError| {
             let status =
                 if error == ExtractError::NoTextLayer { DocumentStatus::NoText } else { DocumentStatus::Failed };
-            Extraction::Failed {
-                key,
-                failed: FailedFile { facts, title: title.clone(), status, error: error.to_string() },
-            }
+            let failed = FailedFile { facts, title: title.clone(), status, error: error.to_string() };
+            Extraction::End(FileEnd::Failed { key, failed })
         };
         if let Err(e) = crate::extract::check_size(file.size, self.limits.max_bytes) {
             return send(failed(facts, e));
@@ -427,12 +413,12 @@ impl FileWork<'_> {
                 && known.status != DocumentStatus::Pending
                 && !(self.retry_failed && known.error.is_some());
             if same {
-                return send(Extraction::Unchanged {
+                return send(Extraction::End(FileEnd::Unchanged {
                     id: known.id,
                     path: facts.path,
                     modified_ms: facts.modified_ms,
                     touched: known.modified_ms != facts.modified_ms || known.size_bytes != facts.size_bytes,
-                });
+                }));
             }
         }
 
@@ -458,7 +444,7 @@ impl FileWork<'_> {
         };
         let extracted = match extract_with_limits(bytes, file.kind, self.limits, sink, waited) {
             Ok(extracted) => extracted,
-            Err(ExtractError::Cancelled) => return send(Extraction::Abandoned { key }),
+            Err(ExtractError::Cancelled) => return send(Extraction::End(FileEnd::Abandoned { key })),
             Err(e) => return send(failed(facts, e)),
         };
         if extracted.page_starts.is_empty() {
@@ -467,7 +453,7 @@ impl FileWork<'_> {
             }
         }
         let title = extracted.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or(title);
-        send(Extraction::Finished(Box::new(Finished { key, facts, title, extracted })))
+        send(Extraction::End(FileEnd::Finished(Box::new(Finished { key, facts, title, extracted }))))
     }
 }
 
@@ -506,22 +492,12 @@ impl<'a> EmbedStage<'a> {
                         self.flush()?;
                     }
                 }
-                // Unrelated to any pending chunks: may overtake them.
-                Some(Extraction::Unchanged { id, path, modified_ms, touched }) => {
-                    self.send(Ready::Unchanged { id, path, modified_ms, touched })?;
-                }
-                // Must follow the file's chunks.
-                Some(Extraction::Finished(finished)) => {
+                // An unchanged file has no chunks: its end may overtake pending chunks of other files.
+                Some(Extraction::End(end @ FileEnd::Unchanged { .. })) => self.send(Ready::End(end))?,
+                // Any other end must follow the file's chunks.
+                Some(Extraction::End(end)) => {
                     self.flush()?;
-                    self.send(Ready::Finished(finished))?;
-                }
-                Some(Extraction::Failed { key, failed }) => {
-                    self.flush()?;
-                    self.send(Ready::Failed { key, failed })?;
-                }
-                Some(Extraction::Abandoned { key }) => {
-                    self.flush()?;
-                    self.send(Ready::Abandoned { key })?;
+                    self.send(Ready::End(end))?;
                 }
                 None if self.pending.is_empty() => return Ok(()),
                 None => self.flush()?,
@@ -606,7 +582,7 @@ impl Writer {
         let mut complete: Vec<CompleteFile> = Vec::new();
         for item in batch {
             match item {
-                Ready::Unchanged { id, path, modified_ms, touched } => {
+                Ready::End(FileEnd::Unchanged { id, path, modified_ms, touched }) => {
                     state.counts.unchanged += 1;
                     if touched {
                         self.touched.push((id, modified_ms));
@@ -620,7 +596,7 @@ impl Writer {
                         all_vectors.extend(vectors);
                     }
                 }
-                Ready::Finished(finished) => {
+                Ready::End(FileEnd::Finished(finished)) => {
                     self.closed.insert(finished.key);
                     let (drafts, vectors) = self.parts.remove(&finished.key).unwrap_or_default();
                     if drafts.is_empty() {
@@ -648,12 +624,12 @@ impl Writer {
                         complete.push((finished, drafts, vectors));
                     }
                 }
-                Ready::Failed { key, failed } => {
+                Ready::End(FileEnd::Failed { key, failed }) => {
                     self.closed.insert(key);
                     self.parts.remove(&key);
                     self.fail(failed, state, progress);
                 }
-                Ready::Abandoned { key } => {
+                Ready::End(FileEnd::Abandoned { key }) => {
                     self.closed.insert(key);
                     self.parts.remove(&key);
                 }
@@ -690,17 +666,8 @@ impl Writer {
                 acl: self.acl.clone(),
             };
             let chunks: Vec<Chunk> = drafts
-                .iter()
-                .map(|d| Chunk {
-                    id: ChunkId::new(id, d.ordinal).expect("ordinal checked against the per-document limit"),
-                    ordinal: d.ordinal,
-                    text: d.text.clone(),
-                    page: d.page,
-                    heading: d.heading.clone(),
-                    start: d.start,
-                    end: d.end,
-                    tokens: d.tokens,
-                })
+                .into_iter()
+                .map(|d| d.into_chunk(id).expect("ordinals are checked against the per-document limit"))
                 .collect();
             documents.push((meta, chunks, vectors, finished));
         }

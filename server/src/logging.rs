@@ -4,7 +4,10 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_env("LORE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // pdf-extract and lopdf warn about every odd glyph of real-world PDFs, and Qdrant Edge about
+    // process-wide settings that only its own server can initialise: noise, not news.
+    let filter = EnvFilter::try_from_env("LORE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,pdf_extract=error,lopdf=error,qdrant_edge=error"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     install_panic_hook();
 }

@@ -30,8 +30,9 @@ impl BarProgress {
     fn refresh_message(&self, current: &str) {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let files = self.files.load(Ordering::Relaxed) as f64 / secs;
-        let chunks = self.chunks.load(Ordering::Relaxed) as f64 / secs;
-        self.bar.set_message(format!("{files:.1} files/s · {chunks:.0} chunks/s · {current}"));
+        let chunks = self.chunks.load(Ordering::Relaxed);
+        let rate = chunks as f64 / secs;
+        self.bar.set_message(format!("{files:.1} files/s · {chunks} chunks, {rate:.0}/s · {current}"));
     }
 }
 
