@@ -48,10 +48,6 @@ impl SqliteCatalog {
         let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options).await?;
         Ok(Self { pool })
     }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 fn acl_json(acl: &[String]) -> String {

@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermSetQuery};
-use tantivy::schema::Value;
-use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
 use super::schema::{analyzer, ChunkFields, ANALYZER};
 use super::*;
@@ -104,23 +103,14 @@ impl TantivyTextIndex {
         clauses
     }
 
-    fn chunk_id_of(&self, address: DocAddress) -> Result<ChunkId> {
-        let searcher = self.reader.searcher();
+    /// The chunk id of a hit, read with the searcher that produced the hit (a newer one may number its
+    /// segments differently).
+    fn chunk_id_of(searcher: &Searcher, address: DocAddress) -> Result<ChunkId> {
         let column = searcher.segment_reader(address.segment_ord).fast_fields().u64("chunk_id")?;
         column
             .first(address.doc_id)
             .map(ChunkId)
             .ok_or_else(|| TextError::Corrupt(format!("chunk document {address:?} has no chunk_id")))
-    }
-
-    /// Loads the stored fields of one chunk (for display and tests).
-    pub fn stored_text(&self, chunk: ChunkId) -> Result<Option<String>> {
-        let searcher = self.reader.searcher();
-        let query = TermSetQuery::new([Term::from_field_u64(self.fields.chunk_id, chunk.0)]);
-        let top = searcher.search(&query, &TopDocs::with_limit(1))?;
-        let Some((_, address)) = top.first() else { return Ok(None) };
-        let doc: TantivyDocument = searcher.doc(*address)?;
-        Ok(doc.get_first(self.fields.text).and_then(|v| v.as_str()).map(str::to_string))
     }
 }
 
@@ -181,7 +171,7 @@ impl TextIndex for TantivyTextIndex {
         let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)))?;
         top.into_iter()
             .take(limit)
-            .map(|(score, address)| Ok(TextHit { chunk: self.chunk_id_of(address)?, score }))
+            .map(|(score, address)| Ok(TextHit { chunk: Self::chunk_id_of(&searcher, address)?, score }))
             .collect()
     }
 

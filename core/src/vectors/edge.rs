@@ -113,12 +113,6 @@ impl EdgeVectorIndex {
         Ok(())
     }
 
-    /// Builds the HNSW graph and merges segments; searches are exact scans until this runs.
-    pub fn optimize(&self) -> Result<bool> {
-        let _guard = self.write_lock.lock();
-        self.shard.optimize().map_err(engine)
-    }
-
     pub fn path(&self) -> PathBuf {
         self.shard.path().to_path_buf()
     }
