@@ -25,6 +25,13 @@ fi
 
 if [ "$mode" = "--test" ]; then
   scripts/fetch-models.sh --test
+  # Real-world edge-case PDFs (encrypted, broken, scanned, forms): pypdf's test resources.
+  fixtures="${LORE_CACHE_DIR:-$HOME/.cache/lore}/fixtures"
+  if [ ! -d "$fixtures/pypdf-7.1.0/resources" ]; then
+    mkdir -p "$fixtures"
+    python3 -m pip download --quiet --no-deps --no-binary=:all: --disable-pip-version-check -d "$fixtures" pypdf==7.1.0
+    tar -xzf "$fixtures/pypdf-7.1.0.tar.gz" -C "$fixtures" pypdf-7.1.0/resources
+  fi
 else
   scripts/fetch-models.sh
 fi

@@ -247,3 +247,42 @@ fn a_second_writer_gets_a_clear_error() {
 fn lock_held(data_dir: &Path) -> bool {
     std::fs::read_to_string(data_dir.join("writer.lock")).is_ok_and(|s| s.contains("pid"))
 }
+
+/// pypdf's test resources, fetched by `scripts/setup.sh --test`: real PDFs that are encrypted, broken,
+/// scanned, or odd in many other ways.
+fn pypdf_resources() -> PathBuf {
+    let cache = std::env::var_os("LORE_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/lore"));
+    let dir = cache.join("fixtures/pypdf-7.1.0/resources");
+    assert!(dir.is_dir(), "edge-case PDFs missing in {}: run scripts/setup.sh --test", dir.display());
+    dir
+}
+
+#[test]
+fn real_world_edge_case_pdfs_never_stop_a_run() {
+    let ws = Workspace::new();
+    let resources = pypdf_resources();
+    let out = ws
+        .command(&["ingest", resources.to_str().unwrap(), "--json"])
+        .env("LORE_INGEST__FILE_TIMEOUT_SECS", "60")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let indexed = report["counts"]["indexed"].as_u64().unwrap();
+    let failures = report["failures"].as_array().unwrap();
+    assert!(indexed >= 50, "most of pypdf's PDFs have text: {report}");
+    let known = ["encrypted PDF", "no text layer", "not a valid pdf file", "pdf parser crashed", "file is empty"];
+    for failure in failures {
+        let error = failure["error"].as_str().unwrap();
+        assert!(known.iter().any(|k| error.starts_with(k)), "unexpected error for {}: {error}", failure["path"]);
+    }
+    let encrypted = failures.iter().filter(|f| f["error"].as_str().unwrap().starts_with("encrypted PDF")).count();
+    assert!(encrypted >= 5, "password-protected PDFs are recognised as such: {failures:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+        "no panic messages or warnings leak to the terminal"
+    );
+    assert_eq!(ws.json(&["status", "--check", "--json"])["consistent"], true);
+}
