@@ -121,11 +121,13 @@ fetch_embedder_int8() {
       onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 protobuf==7.36.2 ml_dtypes==0.6.0 flatbuffers==25.12.19 \
       packaging==26.3 typing_extensions==4.16.0 >&2
   fi
-  "$venv/bin/python" - "$dir/model.onnx" "$out" <<'PY' 2>/dev/null
-import os, sys, tempfile
+  "$venv/bin/python" - "$dir/model.onnx" "$out" <<'PY'
+import logging, os, sys, tempfile
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
 source, target = sys.argv[1:]
+# The quantizer logs advice about pre-processing (not needed for this graph) as warnings; errors still show.
+logging.getLogger().setLevel(logging.ERROR)
 with tempfile.TemporaryDirectory() as tmp:
     folded = os.path.join(tmp, "fp32.onnx")
     # Fold the source's weight dequantization into plain fp32 weights, then quantize them for int8 GEMMs.

@@ -233,10 +233,7 @@ impl Syncer {
         for file in discovery.files.iter().cloned() {
             let previous = known.remove(&file.relative);
             let unchanged = previous.as_ref().is_some_and(|p| {
-                p.size_bytes == file.size
-                    && p.modified_ms == file.modified_ms
-                    && p.status != DocumentStatus::Pending
-                    && !(options.retry_failed && p.error.is_some())
+                p.size_bytes == file.size && p.modified_ms == file.modified_ms && may_skip(p, options.retry_failed)
             });
             if unchanged {
                 state.counts.unchanged += 1;
@@ -367,6 +364,12 @@ struct RunState {
     interrupted: bool,
 }
 
+/// Whether a file the catalog knows may be left alone when its content is the same: not when a crashed
+/// run left it half-written, nor when it failed last time and failed files are to be retried.
+fn may_skip(known: &DocumentState, retry_failed: bool) -> bool {
+    known.status != DocumentStatus::Pending && !(retry_failed && known.error.is_some())
+}
+
 /// Reads, hashes, extracts and chunks one file, sending its chunks on as they come. Runs on an ingest
 /// thread.
 struct FileWork<'a> {
@@ -409,10 +412,7 @@ impl FileWork<'_> {
         facts.size_bytes = bytes.len() as u64;
         facts.content_hash = blake3::hash(&bytes).to_hex().to_string();
         if let Some(known) = &known {
-            let same = known.content_hash == facts.content_hash
-                && known.status != DocumentStatus::Pending
-                && !(self.retry_failed && known.error.is_some());
-            if same {
+            if known.content_hash == facts.content_hash && may_skip(known, self.retry_failed) {
                 return send(Extraction::End(FileEnd::Unchanged {
                     id: known.id,
                     path: facts.path,
@@ -599,29 +599,24 @@ impl Writer {
                 Ready::End(FileEnd::Finished(finished)) => {
                     self.closed.insert(finished.key);
                     let (drafts, vectors) = self.parts.remove(&finished.key).unwrap_or_default();
-                    if drafts.is_empty() {
-                        let failed = FailedFile {
-                            facts: finished.facts,
-                            title: finished.title,
-                            status: DocumentStatus::Failed,
-                            error: ExtractError::Empty.to_string(),
-                        };
-                        self.fail(failed, state, progress);
+                    let unusable = if drafts.is_empty() {
+                        Some(ExtractError::Empty.to_string())
                     } else if drafts.len() >= ChunkId::MAX_PER_DOCUMENT as usize {
-                        let error = format!(
+                        Some(format!(
                             "{} chunks is over the limit of {} per document",
                             drafts.len(),
                             ChunkId::MAX_PER_DOCUMENT
-                        );
-                        let failed = FailedFile {
-                            facts: finished.facts,
-                            title: finished.title,
-                            status: DocumentStatus::Failed,
-                            error,
-                        };
-                        self.fail(failed, state, progress);
+                        ))
                     } else {
-                        complete.push((finished, drafts, vectors));
+                        None
+                    };
+                    match unusable {
+                        Some(error) => {
+                            let Finished { facts, title, .. } = *finished;
+                            let failed = FailedFile { facts, title, status: DocumentStatus::Failed, error };
+                            self.fail(failed, state, progress);
+                        }
+                        None => complete.push((finished, drafts, vectors)),
                     }
                 }
                 Ready::End(FileEnd::Failed { key, failed }) => {

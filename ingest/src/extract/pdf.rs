@@ -2,7 +2,8 @@
 //! that every chunk knows its page.
 //!
 //! A page that fails to parse is left empty (and logged) rather than failing the whole document; a
-//! document where every page fails is malformed; one whose pages parse but hold no text is a scan.
+//! document where every page fails is malformed; one whose pages parse but hold no text is a scan
+//! (`extract` reports it as [`super::ExtractError::NoTextLayer`]).
 
 use lopdf::{Document, Object};
 use lore_core::DocumentKind;
@@ -74,12 +75,8 @@ pub fn extract(bytes: &[u8], on_page: &mut PageSink<'_>) -> Result<Extracted, Ex
     if failed_pages == pages.len() {
         return Err(malformed(format!("none of its {} pages could be read: {last_error}", pages.len())));
     }
-    let extracted =
-        Extracted { title: info_title(&doc), layout: TextLayout::Plain, text, page_starts, headings: Vec::new() };
-    if !extracted.has_text() {
-        return Err(ExtractError::NoTextLayer);
-    }
-    Ok(extracted)
+    // Whether any page held text is judged by the caller, for every format alike.
+    Ok(Extracted { title: info_title(&doc), layout: TextLayout::Plain, text, page_starts, headings: Vec::new() })
 }
 
 /// The `/Title` of the document information dictionary, when it is a real title.
