@@ -37,6 +37,7 @@ pub struct Config {
     pub embedding: EmbeddingConfig,
     pub chunking: ChunkingConfig,
     pub ingest: IngestConfig,
+    pub retrieval: RetrievalConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,49 @@ pub struct IngestConfig {
     pub commit_every_chunks: usize,
 }
 
+/// How BM25 and vector rankings are combined into one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FusionMethod {
+    /// Reciprocal rank fusion: each list adds `1 / (rrf_k + rank)`.
+    Rrf,
+    /// Convex combination of min-max normalised scores, `convex_alpha` on the vector side.
+    Convex,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrievalConfig {
+    /// Fusion used by search and answers (`lore eval retrieval` compares both on labelled data).
+    pub fusion: FusionMethod,
+    /// Rank offset of reciprocal rank fusion; larger values flatten the difference between ranks.
+    pub rrf_k: f32,
+    /// Weight of the vector score in the convex combination (BM25 gets `1 - convex_alpha`).
+    pub convex_alpha: f32,
+    /// Hits each engine contributes before fusion.
+    pub candidates: usize,
+    /// Longer queries are cut to this many characters (a pasted page still searches, quickly).
+    pub max_query_chars: usize,
+    /// Length of a hit's snippet, in characters.
+    pub snippet_chars: usize,
+    /// Word-shingle overlap (Jaccard, 0..1) at which two hits count as the same passage and collapse.
+    pub duplicate_similarity: f32,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            fusion: FusionMethod::Rrf,
+            rrf_k: 60.0,
+            convex_alpha: 0.5,
+            candidates: 50,
+            max_query_chars: 2000,
+            snippet_chars: 240,
+            duplicate_similarity: 0.8,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -92,6 +136,7 @@ impl Default for Config {
             embedding: EmbeddingConfig::default(),
             chunking: ChunkingConfig::default(),
             ingest: IngestConfig::default(),
+            retrieval: RetrievalConfig::default(),
         }
     }
 }
@@ -195,6 +240,16 @@ impl Config {
         }
         if self.ingest.max_file_mb == 0 || self.ingest.file_timeout_secs == 0 {
             return invalid("ingest.max_file_mb and ingest.file_timeout_secs must be positive".into());
+        }
+        let r = &self.retrieval;
+        if r.candidates == 0 || r.max_query_chars == 0 || r.snippet_chars == 0 {
+            return invalid("retrieval.candidates, max_query_chars and snippet_chars must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&r.convex_alpha) || !(0.0..=1.0).contains(&r.duplicate_similarity) {
+            return invalid("retrieval.convex_alpha and duplicate_similarity must be between 0 and 1".into());
+        }
+        if !(r.rrf_k >= 0.0) {
+            return invalid(format!("retrieval.rrf_k ({}) must not be negative", r.rrf_k));
         }
         Ok(())
     }

@@ -58,6 +58,20 @@ impl DataDir {
         self.root.join("text")
     }
 
+    /// Takes the writer lock, waiting up to `patience` for a short-lived holder (another `lore search`) to
+    /// finish; a long-running holder (an ingest) gets the same error as [`Self::lock_for_writing`].
+    pub fn lock_waiting(&self, holder: &str, patience: std::time::Duration) -> Result<WriterLock, DataDirError> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match self.lock_for_writing(holder) {
+                Err(DataDirError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Takes the writer lock without waiting. The lock is released when the returned guard drops or the
     /// process dies (it is an OS file lock, so a killed process never leaves it stuck).
     pub fn lock_for_writing(&self, holder: &str) -> Result<WriterLock, DataDirError> {

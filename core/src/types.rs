@@ -125,6 +125,19 @@ pub struct Chunk {
     pub tokens: u32,
 }
 
+/// A chunk as the indexes hold it: its text, position and document, ready to show as a search hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexedChunk {
+    pub id: ChunkId,
+    pub document: DocumentMeta,
+    pub text: String,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+    /// Character offsets in the document's extracted text.
+    pub start: usize,
+    pub end: usize,
+}
+
 /// Restricts a search to the chunks a caller may see and asked for; both engines apply it before ranking.
 /// Empty lists do not restrict.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

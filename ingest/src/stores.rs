@@ -34,6 +34,11 @@ impl Stores {
     /// if another process writes to it.
     pub async fn open_embedded(data_dir: &DataDir, dimensions: usize, holder: &str) -> Result<Self, StoresError> {
         let lock = data_dir.lock_for_writing(holder)?;
+        Self::open_locked(data_dir, dimensions, lock).await
+    }
+
+    /// Opens the embedded stores of `data_dir` under a writer lock the caller took.
+    pub async fn open_locked(data_dir: &DataDir, dimensions: usize, lock: WriterLock) -> Result<Self, StoresError> {
         let catalog = SqliteCatalog::open(&data_dir.catalog_path()).await?;
         let (text_dir, vectors_dir) = (data_dir.text_dir(), data_dir.vectors_dir());
         let (text, vectors) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {

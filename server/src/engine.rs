@@ -8,6 +8,10 @@ use lore_core::datadir::DataDir;
 use lore_core::embed::{Embedder, OnnxEmbedder, TokenCounter};
 use lore_ingest::chunk::Chunker;
 use lore_ingest::{Stores, Syncer};
+use lore_retrieve::Retriever;
+
+/// How long a reader waits for another short-lived command (a search) to release the data directory.
+const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Opens the data directory's stores for writing (creating the directory if needed).
 pub async fn open_stores(config: &Config, holder: &str) -> anyhow::Result<Stores> {
@@ -38,4 +42,30 @@ pub async fn syncer(config: &Config, holder: &str) -> anyhow::Result<Syncer> {
     let chunker = load_chunker(config)?;
     let embedder: Arc<dyn Embedder> = load_embedder(config).await?;
     Ok(Syncer::new(Arc::new(config.clone()), stores, embedder, Arc::new(chunker)))
+}
+
+/// Opens an existing data directory's stores for a short command (a search): waits briefly if another
+/// short command holds them, fails with the holder's name if an ingest does.
+pub async fn open_existing_stores(config: &Config, holder: &str) -> anyhow::Result<Stores> {
+    let data_dir = DataDir::new(&config.data_dir);
+    if !data_dir.catalog_path().exists() {
+        anyhow::bail!(
+            "nothing is indexed in {} yet: run `lore ingest <folder>` first (or pass --data-dir)",
+            config.data_dir.display()
+        );
+    }
+    let (patience, holder_name) = (READER_PATIENCE, holder.to_string());
+    let lock_dir = data_dir.clone();
+    let lock = tokio::task::spawn_blocking(move || lock_dir.lock_waiting(&holder_name, patience))
+        .await
+        .context("the lock waiter crashed")??;
+    Stores::open_locked(&data_dir, config.embedding.dimensions, lock)
+        .await
+        .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))
+}
+
+/// A hybrid retriever over `stores`, with the embedding model loaded.
+pub async fn retriever(config: &Config, stores: &Stores) -> anyhow::Result<Retriever> {
+    let embedder: Arc<dyn Embedder> = load_embedder(config).await?;
+    Ok(Retriever::new(stores.text.clone(), stores.vectors.clone(), embedder, config.retrieval.clone()))
 }

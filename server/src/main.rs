@@ -1,6 +1,7 @@
 //! `lore`: private document search and grounded question answering. One binary, subcommands.
 
 mod commands;
+mod dates;
 mod engine;
 mod logging;
 mod terminal;
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Index a folder of documents (PDF, Markdown, HTML, text, DOCX), incrementally.
     Ingest(commands::ingest::IngestArgs),
+    /// Search the indexed documents (hybrid BM25 + vectors), as a user with the given principals.
+    Search(commands::search::SearchArgs),
     /// Show what is indexed, per source; --check verifies that the stores agree.
     Status(commands::status::StatusArgs),
     /// Measure performance and print the numbers.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Ingest(args) => commands::ingest::run(config, args).await,
+            Command::Search(args) => commands::search::run(config, args).await,
             Command::Status(args) => commands::status::run(config, args).await,
             Command::Bench(command) => commands::bench::run(config, command).await,
         }

@@ -4,14 +4,17 @@
 //! Writes become durable and visible to searches at [`TextIndex::commit`]; the catalog's pending
 //! protocol relies on that order.
 
+mod query;
 mod schema;
 mod tantivy_index;
 
 use std::collections::BTreeMap;
 
+pub use query::QueryTerms;
+pub use schema::{analyze, is_stopword, AnalyzedToken};
 pub use tantivy_index::{OpenMode, TantivyTextIndex};
 
-use crate::types::{Chunk, ChunkId, DocumentId, DocumentMeta, SearchFilter};
+use crate::types::{Chunk, ChunkId, DocumentId, DocumentMeta, IndexedChunk, SearchFilter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TextError {
@@ -40,9 +43,11 @@ pub trait TextIndex: Send + Sync {
     fn delete_documents(&self, documents: &[DocumentId]) -> Result<()>;
     /// Makes every write so far durable and visible to searches.
     fn commit(&self) -> Result<()>;
-    /// BM25 over chunk text and title. Any input is accepted: syntax the parser does not understand is
-    /// read as plain words.
+    /// BM25 over chunk text, title (boosted) and heading path. Any input is accepted (see
+    /// [`QueryTerms`]); a query without any word finds nothing.
     fn search(&self, query: &str, limit: usize, filter: &SearchFilter) -> Result<Vec<TextHit>>;
+    /// The stored chunks with these ids, in no particular order; ids the index does not hold are left out.
+    fn fetch(&self, chunks: &[ChunkId]) -> Result<Vec<IndexedChunk>>;
     /// Chunks per document, as the index holds them (committed state).
     fn chunk_counts(&self) -> Result<BTreeMap<DocumentId, u64>>;
     fn len(&self) -> Result<u64>;

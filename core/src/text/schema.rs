@@ -86,3 +86,42 @@ pub fn analyzer() -> TextAnalyzer {
         .filter(Stemmer::new(Language::English))
         .build()
 }
+
+/// A word of some text as the index sees it: its indexed form and where it sits in the original text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyzedToken {
+    /// Lower-cased, folded, stemmed.
+    pub term: String,
+    /// Byte offsets in the analysed text.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Runs `text` through the index's analyzer: the same terms the index holds for it.
+pub fn analyze(text: &str) -> Vec<AnalyzedToken> {
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut tokens = Vec::new();
+    while let Some(token) = stream.next() {
+        tokens.push(AnalyzedToken { term: token.text.clone(), start: token.offset_from, end: token.offset_to });
+    }
+    tokens
+}
+
+/// English function words. They match nearly every chunk, so BM25 drops them from a query that has other
+/// words (they add little but cost a scan of most of the index), and snippets do not highlight them.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do",
+    "does", "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its",
+    "me", "my", "no", "not", "of", "on", "or", "our", "she", "so", "some", "such", "than", "that", "the", "their",
+    "them", "then", "there", "these", "they", "this", "those", "to", "was", "we", "were", "what", "when", "where",
+    "which", "who", "whom", "whose", "why", "will", "with", "would", "you", "your",
+];
+
+/// Whether an analysed term is an English function word.
+pub fn is_stopword(term: &str) -> bool {
+    // In analysed form, as terms arrive here: "does" is "doe" after stemming.
+    static ANALYSED: std::sync::LazyLock<std::collections::HashSet<String>> =
+        std::sync::LazyLock::new(|| STOPWORDS.iter().flat_map(|word| analyze(word)).map(|token| token.term).collect());
+    ANALYSED.contains(term)
+}

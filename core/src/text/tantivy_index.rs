@@ -9,17 +9,22 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
-use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermSetQuery};
-use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use super::schema::{analyzer, ChunkFields, ANALYZER};
 use super::*;
+use crate::types::DocumentKind;
 
 /// Memory the writer may buffer before it flushes a segment.
 const WRITER_HEAP_BYTES: usize = 128 * 1024 * 1024;
 /// Titles say what a document is about more densely than any passage does.
 const TITLE_BOOST: f32 = 2.0;
+/// Terms of one query that BM25 ranks by; a pasted page keeps its rarest (most telling) terms, so a
+/// 10,000-character query costs about what a sentence does.
+const MAX_QUERY_TERMS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -30,7 +35,6 @@ pub enum OpenMode {
 }
 
 pub struct TantivyTextIndex {
-    index: Index,
     fields: ChunkFields,
     reader: IndexReader,
     writer: Option<Mutex<IndexWriter>>,
@@ -65,7 +69,7 @@ impl TantivyTextIndex {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .map_err(|e: tantivy::TantivyError| open_err(e.to_string()))?;
-        Ok(Self { index, fields, reader, writer, path: dir.to_path_buf() })
+        Ok(Self { fields, reader, writer, path: dir.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
@@ -111,6 +115,76 @@ impl TantivyTextIndex {
             .first(address.doc_id)
             .map(ChunkId)
             .ok_or_else(|| TextError::Corrupt(format!("chunk document {address:?} has no chunk_id")))
+    }
+
+    /// The ranking part of a query: each word in text, title and heading (a flat union of term queries,
+    /// which lets tantivy skip blocks that cannot reach the top k), and each quoted phrase required.
+    fn user_query(&self, searcher: &Searcher, terms: &QueryTerms) -> Result<Option<Box<dyn Query>>> {
+        let f = &self.fields;
+        let mut words = terms.words.clone();
+        if words.len() > MAX_QUERY_TERMS {
+            let mut by_rarity = Vec::with_capacity(words.len());
+            for word in words {
+                let frequency = searcher.doc_freq(&Term::from_field_text(f.text, &word))?;
+                by_rarity.push((frequency, word));
+            }
+            by_rarity.sort();
+            words = by_rarity.into_iter().take(MAX_QUERY_TERMS).map(|(_, word)| word).collect();
+        }
+        if words.is_empty() {
+            return Ok(None);
+        }
+        let fields = [(f.text, 1.0), (f.title, TITLE_BOOST), (f.heading, 1.0)];
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len() * fields.len());
+        for word in &words {
+            for (field, boost) in fields {
+                let term = TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs);
+                let query: Box<dyn Query> =
+                    if boost == 1.0 { Box::new(term) } else { Box::new(BoostQuery::new(Box::new(term), boost)) };
+                should.push((Occur::Should, query));
+            }
+        }
+        let ranked: Box<dyn Query> = Box::new(BooleanQuery::new(should));
+        if terms.phrases.is_empty() {
+            return Ok(Some(ranked));
+        }
+        let mut clauses = vec![(Occur::Must, ranked)];
+        for phrase in &terms.phrases {
+            let in_field = |field: Field| -> (Occur, Box<dyn Query>) {
+                let terms = phrase.iter().map(|t| Term::from_field_text(field, t)).collect();
+                (Occur::Should, Box::new(PhraseQuery::new(terms)))
+            };
+            let anywhere = BooleanQuery::new(vec![in_field(f.text), in_field(f.title), in_field(f.heading)]);
+            clauses.push((Occur::Must, Box::new(anywhere)));
+        }
+        Ok(Some(Box::new(BooleanQuery::new(clauses))))
+    }
+
+    fn read_chunk(&self, searcher: &Searcher, address: DocAddress) -> Result<IndexedChunk> {
+        let f = &self.fields;
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let corrupt = |what: &str| TextError::Corrupt(format!("chunk document {address:?} has no {what}"));
+        let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str().map(str::to_string));
+        let number = |field: Field| doc.get_first(field).and_then(|v| v.as_u64());
+        let kind = text(f.kind).ok_or_else(|| corrupt("kind"))?;
+        let document = DocumentMeta {
+            id: DocumentId(number(f.doc_id).ok_or_else(|| corrupt("doc_id"))? as i64),
+            source: text(f.source).ok_or_else(|| corrupt("source"))?,
+            path: text(f.path).ok_or_else(|| corrupt("path"))?,
+            title: text(f.title).unwrap_or_default(),
+            kind: DocumentKind::parse(&kind).ok_or_else(|| corrupt("known kind"))?,
+            modified_ms: doc.get_first(f.modified_ms).and_then(|v| v.as_i64()).unwrap_or(0),
+            acl: doc.get_all(f.acl).filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        };
+        Ok(IndexedChunk {
+            id: ChunkId(number(f.chunk_id).ok_or_else(|| corrupt("chunk_id"))?),
+            document,
+            text: text(f.text).unwrap_or_default(),
+            page: number(f.page).map(|p| p as u32),
+            heading: text(f.heading),
+            start: number(f.start).unwrap_or(0) as usize,
+            end: number(f.end).unwrap_or(0) as usize,
+        })
     }
 }
 
@@ -161,18 +235,27 @@ impl TextIndex for TantivyTextIndex {
     }
 
     fn search(&self, query: &str, limit: usize, filter: &SearchFilter) -> Result<Vec<TextHit>> {
-        let f = &self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.title, f.heading]);
-        parser.set_field_boost(f.title, TITLE_BOOST);
-        let (user_query, _unparsed) = parser.parse_query_lenient(query);
+        let searcher = self.reader.searcher();
+        let Some(user_query) = self.user_query(&searcher, &QueryTerms::parse(query))? else {
+            return Ok(Vec::new());
+        };
         let mut clauses = vec![(Occur::Must, user_query)];
         clauses.extend(self.filter_clauses(filter));
-        let searcher = self.reader.searcher();
         let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)))?;
         top.into_iter()
             .take(limit)
             .map(|(score, address)| Ok(TextHit { chunk: Self::chunk_id_of(&searcher, address)?, score }))
             .collect()
+    }
+
+    fn fetch(&self, chunks: &[ChunkId]) -> Result<Vec<IndexedChunk>> {
+        if chunks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let ids = TermSetQuery::new(chunks.iter().map(|c| Term::from_field_u64(self.fields.chunk_id, c.0)));
+        let addresses = searcher.search(&ids, &DocSetCollector)?;
+        addresses.into_iter().map(|address| self.read_chunk(&searcher, address)).collect()
     }
 
     fn chunk_counts(&self) -> Result<BTreeMap<DocumentId, u64>> {

@@ -219,6 +219,11 @@ impl VectorIndex for EdgeVectorIndex {
         Ok(())
     }
 
+    fn optimize(&self) -> Result<bool> {
+        let _guard = self.write_lock.lock();
+        self.shard.optimize().map_err(engine)
+    }
+
     fn search(&self, query: &[f32], limit: usize, filter: &SearchFilter) -> Result<Vec<VectorHit>> {
         if query.len() != self.dimensions {
             return Err(VectorError::Dimensions { expected: self.dimensions, actual: query.len() });

@@ -47,6 +47,9 @@ pub trait VectorIndex: Send + Sync {
     fn delete_chunks(&self, chunks: &[ChunkId]) -> Result<()>;
     /// Makes every write so far durable.
     fn flush(&self) -> Result<()>;
+    /// Builds the search graph (HNSW) over what was written, so searches stop scanning every vector;
+    /// returns whether anything changed. Slow on a large store: call it after ingestion, never per write.
+    fn optimize(&self) -> Result<bool>;
     fn search(&self, query: &[f32], limit: usize, filter: &SearchFilter) -> Result<Vec<VectorHit>>;
     /// Every chunk id the store holds (its document is part of the id).
     fn chunk_ids(&self) -> Result<Vec<ChunkId>>;

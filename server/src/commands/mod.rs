@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod ingest;
+pub mod search;
 pub mod status;
 
 mod progress;
