@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # From a fresh clone to a searchable index: installs models, builds, ingests the sample folder,
-# and shows what is indexed. Data goes to ./data (override with LORE_DATA_DIR).
+# shows what is indexed and runs a search. Data goes to ./data (override with LORE_DATA_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The dev profile compiles every dependency at opt-level 3 and shares its build with scripts/test.sh;
-# `cargo build --release` builds a fully optimised binary for production.
-cargo build --locked
+# `cargo build --release` builds a fully optimised binary for production. --workspace --all-targets
+# resolves dependency features exactly as the tests do, so the two commands share one build.
+cargo build --workspace --all-targets --locked
 lore="${CARGO_TARGET_DIR:-target}/debug/lore"
 "$lore" ingest samples --source samples
 "$lore" status --check
+"$lore" search "how do I connect to the VPN from a hotel"

@@ -98,7 +98,8 @@ pub enum FusionMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RetrievalConfig {
-    /// Fusion used by search and answers (`lore eval retrieval` compares both on labelled data).
+    /// Fusion used by search and answers. `lore eval retrieval` compares both on labelled data: on the
+    /// public SQuAD set the convex combination leads (BENCHMARKS.md), so it is the default.
     pub fusion: FusionMethod,
     /// Rank offset of reciprocal rank fusion; larger values flatten the difference between ranks.
     pub rrf_k: f32,
@@ -117,7 +118,7 @@ pub struct RetrievalConfig {
 impl Default for RetrievalConfig {
     fn default() -> Self {
         Self {
-            fusion: FusionMethod::Rrf,
+            fusion: FusionMethod::Convex,
             rrf_k: 60.0,
             convex_alpha: 0.5,
             candidates: 50,

@@ -195,7 +195,7 @@ impl Syncer {
         let source = self.stores.catalog.ensure_source(&options.source, &root, &options.acl).await?;
         let run = self.stores.catalog.start_run(source.id).await?;
 
-        let result = self.run(options, &source, discovery, progress, cancel).await;
+        let result = self.run(options, &source, discovery, progress.clone(), cancel).await;
         let (report_counts, outcome, error) = match &result {
             Ok(run) if run.interrupted => (run.counts.clone(), RunOutcome::Interrupted, None),
             Ok(run) => (run.counts.clone(), RunOutcome::Completed, None),
@@ -203,6 +203,10 @@ impl Syncer {
         };
         self.stores.catalog.finish_run(run, &report_counts, outcome, error.as_deref()).await?;
         let run = result?;
+        if !run.interrupted && run.counts.indexed + run.counts.removed > 0 {
+            progress.event(ProgressEvent::Optimizing);
+            self.optimize_vectors().await?;
+        }
         Ok(SyncReport {
             source: source.name,
             counts: run.counts,
@@ -212,6 +216,19 @@ impl Syncer {
             interrupted: run.interrupted,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Lets the vector store index what changed, so that searches over a large store do not scan it.
+    /// Cheap when little changed; the catalog does not depend on it, so a crash here loses nothing.
+    async fn optimize_vectors(&self) -> Result<(), SyncError> {
+        let vectors = self.stores.vectors.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), lore_core::vectors::VectorError> {
+            vectors.optimize()?;
+            vectors.flush()
+        })
+        .await
+        .unwrap_or_else(|_| Err(lore_core::vectors::VectorError::Engine("the vector optimiser crashed".into())))
+        .map_err(|e| SyncError::Stores(e.into()))
     }
 
     async fn run(

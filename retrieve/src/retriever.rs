@@ -56,6 +56,8 @@ pub struct Timings {
     pub bm25_ms: f64,
     pub embed_ms: f64,
     pub vector_ms: f64,
+    /// Loading the passages, collapsing duplicates, cutting snippets.
+    pub present_ms: f64,
     pub total_ms: f64,
 }
 
@@ -129,10 +131,12 @@ impl Retriever {
         let ranking = fuse(mode, &candidates, &self.config);
         let this = self.clone();
         let (offset, limit) = (request.offset, request.limit);
+        let presenting = Instant::now();
         let hits = tokio::task::spawn_blocking(move || this.present(&query, &ranking, offset, limit))
             .await
             .map_err(|_| SearchError::Worker)??;
-        let timings = Timings { total_ms: elapsed_ms(started), ..candidates.timings };
+        let timings =
+            Timings { present_ms: elapsed_ms(presenting), total_ms: elapsed_ms(started), ..candidates.timings };
         tracing::debug!(mode = mode.name(), hits = hits.len(), total_ms = timings.total_ms, "search");
         Ok(SearchResults { hits, mode, query_truncated, timings })
     }

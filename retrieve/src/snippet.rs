@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use lore_core::text::{analyze, is_stopword};
+use lore_core::text::{analyze, for_each_term, is_stopword};
 use serde::{Deserialize, Serialize};
 
 /// A short extract of a hit's text, on one line.
@@ -63,19 +63,21 @@ impl Highlighter {
     /// At most `max_chars` characters of `text` (plus ellipses), placed to hold as many distinct query
     /// words as possible, with some context before the first.
     pub fn snippet(&self, text: &str, max_chars: usize) -> Snippet {
-        let matches: Vec<(Range<usize>, String)> = analyze(text)
-            .into_iter()
-            .filter(|t| self.terms.contains(&t.term))
-            .take(MAX_MATCHES)
-            .map(|t| (t.start..t.end, t.term))
-            .collect();
+        let mut matches: Vec<(Range<usize>, &str)> = Vec::new();
+        for_each_term(text, |term, start, end| {
+            if matches.len() < MAX_MATCHES {
+                if let Some(known) = self.terms.get(term) {
+                    matches.push((start..end, known.as_str()));
+                }
+            }
+        });
         let lead = max_chars / 5;
         let mut best: Option<((usize, usize), usize)> = None;
         for (range, _) in &matches {
             let start = chars_before(text, range.start, lead);
             let end = chars_after(text, start, max_chars);
-            let inside: Vec<&String> =
-                matches.iter().filter(|(r, _)| r.start >= start && r.end <= end).map(|(_, t)| t).collect();
+            let inside: Vec<&str> =
+                matches.iter().filter(|(r, _)| r.start >= start && r.end <= end).map(|(_, t)| *t).collect();
             let distinct = inside.iter().collect::<HashSet<_>>().len();
             let rank = (distinct, inside.len());
             if best.is_none_or(|(b, _)| rank > b) {

@@ -36,6 +36,9 @@ enum Command {
     Search(commands::search::SearchArgs),
     /// Show what is indexed, per source; --check verifies that the stores agree.
     Status(commands::status::StatusArgs),
+    /// Measure quality on labelled data and print the numbers.
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
     /// Measure performance and print the numbers.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => commands::ingest::run(config, args).await,
             Command::Search(args) => commands::search::run(config, args).await,
             Command::Status(args) => commands::status::run(config, args).await,
+            Command::Eval(command) => commands::eval::run(config, command).await,
             Command::Bench(command) => commands::bench::run(config, command).await,
         }
     });

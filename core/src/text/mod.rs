@@ -11,7 +11,7 @@ mod tantivy_index;
 use std::collections::BTreeMap;
 
 pub use query::QueryTerms;
-pub use schema::{analyze, is_stopword, AnalyzedToken};
+pub use schema::{analyze, for_each_term, is_stopword, AnalyzedToken};
 pub use tantivy_index::{OpenMode, TantivyTextIndex};
 
 use crate::types::{Chunk, ChunkId, DocumentId, DocumentMeta, IndexedChunk, SearchFilter};

@@ -99,13 +99,23 @@ pub struct AnalyzedToken {
 
 /// Runs `text` through the index's analyzer: the same terms the index holds for it.
 pub fn analyze(text: &str) -> Vec<AnalyzedToken> {
-    let mut analyzer = analyzer();
-    let mut stream = analyzer.token_stream(text);
     let mut tokens = Vec::new();
-    while let Some(token) = stream.next() {
-        tokens.push(AnalyzedToken { term: token.text.clone(), start: token.offset_from, end: token.offset_to });
-    }
+    for_each_term(text, |term, start, end| tokens.push(AnalyzedToken { term: term.to_string(), start, end }));
     tokens
+}
+
+/// Like [`analyze`] without building the list: `visit(term, start, end)` for each term, in order.
+pub fn for_each_term(text: &str, mut visit: impl FnMut(&str, usize, usize)) {
+    thread_local! {
+        // Building an analyzer (its stemmer included) costs more than analysing a short passage.
+        static ANALYZER: std::cell::RefCell<TextAnalyzer> = std::cell::RefCell::new(analyzer());
+    }
+    ANALYZER.with_borrow_mut(|analyzer| {
+        let mut stream = analyzer.token_stream(text);
+        while let Some(token) = stream.next() {
+            visit(&token.text, token.offset_from, token.offset_to);
+        }
+    });
 }
 
 /// English function words. They match nearly every chunk, so BM25 drops them from a query that has other

@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
-use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
@@ -249,13 +249,16 @@ impl TextIndex for TantivyTextIndex {
     }
 
     fn fetch(&self, chunks: &[ChunkId]) -> Result<Vec<IndexedChunk>> {
-        if chunks.is_empty() {
-            return Ok(Vec::new());
-        }
         let searcher = self.reader.searcher();
-        let ids = TermSetQuery::new(chunks.iter().map(|c| Term::from_field_u64(self.fields.chunk_id, c.0)));
-        let addresses = searcher.search(&ids, &DocSetCollector)?;
-        addresses.into_iter().map(|address| self.read_chunk(&searcher, address)).collect()
+        let mut found = Vec::with_capacity(chunks.len());
+        // One term lookup per id: a set query would walk the whole id column on every search.
+        for chunk in chunks {
+            let id = TermQuery::new(Term::from_field_u64(self.fields.chunk_id, chunk.0), IndexRecordOption::Basic);
+            if let Some((_, address)) = searcher.search(&id, &TopDocs::with_limit(1))?.into_iter().next() {
+                found.push(self.read_chunk(&searcher, address)?);
+            }
+        }
+        Ok(found)
     }
 
     fn chunk_counts(&self) -> Result<BTreeMap<DocumentId, u64>> {

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod eval;
 pub mod ingest;
 pub mod search;
 pub mod status;

@@ -65,6 +65,7 @@ impl Progress for BarProgress {
                 self.refresh_message(&format!("{verb} {path}"));
             }
             ProgressEvent::Committed { .. } => {}
+            ProgressEvent::Optimizing => self.bar.set_message("building the vector search graph…"),
         }
     }
 }

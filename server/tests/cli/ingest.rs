@@ -1,76 +1,15 @@
-//! The `lore` command as users and outside checks run it: flags, exit codes, JSON shapes, crash safety.
+//! `lore ingest` and `lore status`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lore_testkit::{docs, pdf};
 use serde_json::Value;
-use tempfile::TempDir;
 
-/// A data directory, a folder of documents, and the `lore` binary pointed at both.
-struct Workspace {
-    dir: TempDir,
-    docs: PathBuf,
-}
+use crate::workspace::Workspace;
 
-impl Workspace {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let docs = dir.path().join("company-docs");
-        std::fs::create_dir_all(&docs).unwrap();
-        Self { dir, docs }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn write(&self, relative: &str, bytes: impl AsRef<[u8]>) {
-        let path = self.docs.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
-    }
-
-    /// `lore --data-dir <data> ARGS`, run from an unrelated working directory.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lore"));
-        command
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("LORE_MODELS_DIR", lore_testkit::models_dir())
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("lore runs")
-    }
-
-    fn run_ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert!(out.status.success(), "lore {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        out
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run_ok(args);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("lore {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-    }
-
-    fn status(&self) -> Value {
-        self.json(&["status", "--json"])
-    }
-
-    fn docs_path(&self) -> &str {
-        self.docs.to_str().unwrap()
-    }
-}
-
-fn sample_folder(ws: &Workspace) {
+pub fn sample_folder(ws: &Workspace) {
     ws.write(
         "manual.pdf",
         pdf::text_pdf(Some("Printer manual"), &["Load paper into tray two.", "Replace toner when the light blinks."]),

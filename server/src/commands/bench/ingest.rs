@@ -1,4 +1,4 @@
-//! `lore bench ...`: benchmarks that print numbers (recorded in BENCHMARKS.md).
+//! `lore bench ingest FOLDER`: ingestion throughput against the embedder's own.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,23 +7,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use lore_core::config::Config;
 use lore_core::EVERYONE;
 use lore_ingest::progress::NoProgress;
 use lore_ingest::{Stores, SyncOptions, SyncReport, Syncer};
 use serde::Serialize;
 
-use super::progress::BarProgress;
+use super::peak_rss_mib;
+use crate::commands::progress::BarProgress;
 use crate::engine;
 use crate::terminal::thousands;
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Ingest a folder into a fresh temporary data directory; report pages/s, chunks/s, the embedder's
-    /// raw throughput on the same chunks, and the time of a re-run with nothing changed.
-    Ingest(IngestBenchArgs),
-}
 
 #[derive(Args)]
 pub struct IngestBenchArgs {
@@ -58,13 +52,7 @@ struct IngestBench {
     cores: usize,
 }
 
-pub async fn run(config: Config, command: BenchCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        BenchCommand::Ingest(args) => ingest(config, args).await,
-    }
-}
-
-async fn ingest(mut config: Config, args: IngestBenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut config: Config, args: IngestBenchArgs) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir().context("cannot create a temporary data directory")?;
     config.data_dir = scratch.path().join("data");
     let root = std::fs::canonicalize(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
@@ -154,18 +142,6 @@ fn summarize(
         peak_rss_mib: peak_rss_mib(),
         cores: Config::cores(),
     }
-}
-
-/// Peak resident memory of this process (VmHWM), in MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn print(r: &IngestBench, cold: &SyncReport) {
