@@ -4,6 +4,7 @@
 //! Writes become durable and visible to searches at [`TextIndex::commit`]; the catalog's pending
 //! protocol relies on that order.
 
+mod collector;
 mod query;
 mod schema;
 mod tantivy_index;

@@ -10,10 +10,13 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
+use super::collector::FilteredTopDocs;
 use super::schema::{analyzer, ChunkFields, ANALYZER};
 use super::*;
 use crate::types::DocumentKind;
@@ -239,9 +242,13 @@ impl TextIndex for TantivyTextIndex {
         let Some(user_query) = self.user_query(&searcher, &QueryTerms::parse(query))? else {
             return Ok(Vec::new());
         };
-        let mut clauses = vec![(Occur::Must, user_query)];
-        clauses.extend(self.filter_clauses(filter));
-        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)))?;
+        let clauses = self.filter_clauses(filter);
+        let filter = if clauses.is_empty() {
+            None
+        } else {
+            Some(BooleanQuery::new(clauses).weight(EnableScoring::disabled_from_searcher(&searcher))?)
+        };
+        let top = searcher.search(user_query.as_ref(), &FilteredTopDocs::new(limit, filter))?;
         top.into_iter()
             .take(limit)
             .map(|(score, address)| Ok(TextHit { chunk: Self::chunk_id_of(&searcher, address)?, score }))

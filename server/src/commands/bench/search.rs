@@ -248,6 +248,7 @@ fn build_synthetic(
     let vectors = EdgeVectorIndex::open(&data.vectors_dir(), embedder.dimensions())?;
     if !built.exists() {
         eprintln!("Embedding {BASE_VECTORS} real chunks for the synthetic vectors to derive from");
+        let started = Instant::now();
         let texts: Vec<String> = (0..BASE_VECTORS).map(|n| chunk_text(sentences, n)).collect();
         let base = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
         let bar = ProgressBar::new(chunks);
@@ -270,9 +271,15 @@ fn build_synthetic(
         bar.finish_and_clear();
         text.commit()?;
         vectors.flush()?;
-        eprintln!("Building the vector search graph");
+        eprintln!(
+            "Wrote {} chunks in {:.0} s; building the vector search graph",
+            thousands(chunks),
+            started.elapsed().as_secs_f64()
+        );
+        let graph_started = Instant::now();
         vectors.optimize()?;
         vectors.flush()?;
+        eprintln!("Built the vector search graph in {:.0} s", graph_started.elapsed().as_secs_f64());
         std::fs::write(&built, b"")?;
     }
     Ok((Arc::new(text), Arc::new(vectors)))
