@@ -124,12 +124,36 @@ fn word_end(text: &str, start: usize, end: usize) -> usize {
     }
 }
 
-/// The window's text on one line (whitespace runs collapsed), highlights re-mapped onto it.
+/// Byte ranges of Markdown heading marks (`## ` at the start of a line) within `start..end`: the
+/// snippet shows the heading's words, not its syntax.
+fn heading_marks(text: &str, start: usize, end: usize) -> Vec<Range<usize>> {
+    let mut marks = Vec::new();
+    let mut line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    while line_start < end {
+        let line = &text[line_start..end];
+        let hashes = line.bytes().take_while(|&b| b == b'#').count();
+        if (1..=6).contains(&hashes) && line[hashes..].starts_with(' ') && line_start + hashes > start {
+            marks.push(line_start.max(start)..line_start + hashes);
+        }
+        match line.find('\n') {
+            Some(i) => line_start += i + 1,
+            None => break,
+        }
+    }
+    marks
+}
+
+/// The window's text on one line (whitespace runs collapsed, heading marks dropped), highlights
+/// re-mapped onto it.
 fn build(text: &str, start: usize, end: usize, matches: &[&Range<usize>]) -> Snippet {
+    let marks = heading_marks(text, start, end);
     let mut out = String::new();
     let mut highlights = Vec::new();
-    let push_collapsed = |out: &mut String, piece: &str| {
-        for c in piece.chars() {
+    let push_collapsed = |out: &mut String, from: usize, to: usize| {
+        for (i, c) in text[from..to].char_indices() {
+            if marks.iter().any(|m| m.contains(&(from + i))) {
+                continue;
+            }
             if c.is_whitespace() {
                 if !out.is_empty() && !out.ends_with(' ') {
                     out.push(' ');
@@ -144,13 +168,13 @@ fn build(text: &str, start: usize, end: usize, matches: &[&Range<usize>]) -> Sni
     }
     let mut at = start;
     for range in matches {
-        push_collapsed(&mut out, &text[at..range.start]);
+        push_collapsed(&mut out, at, range.start);
         let from = out.len();
-        push_collapsed(&mut out, &text[range.start..range.end]);
+        push_collapsed(&mut out, range.start, range.end);
         highlights.push(from..out.len());
         at = range.end;
     }
-    push_collapsed(&mut out, &text[at..end]);
+    push_collapsed(&mut out, at, end);
     let trimmed = out.trim_end().len();
     out.truncate(trimmed);
     if end < text.len() {
@@ -196,6 +220,12 @@ mod tests {
         let s = Highlighter::new("zebra").snippet("Alpha beta gamma delta epsilon", 12);
         assert_eq!(s.text, "Alpha beta …");
         assert!(s.highlights.is_empty());
+    }
+
+    #[test]
+    fn markdown_heading_marks_are_dropped() {
+        let s = Highlighter::new("vpn").snippet("# VPN setup\n\nThe VPN is required.\n\n## Install #1", 100);
+        assert_eq!(marked(&s), "[VPN] setup The [VPN] is required. Install #1");
     }
 
     #[test]
