@@ -113,6 +113,8 @@ pub struct RetrievalConfig {
     pub snippet_chars: usize,
     /// Word-shingle overlap (Jaccard, 0..1) at which two hits count as the same passage and collapse.
     pub duplicate_similarity: f32,
+    /// Recent queries whose embeddings are kept (paging and repeated questions skip inference); 0 off.
+    pub query_cache: usize,
 }
 
 impl Default for RetrievalConfig {
@@ -125,6 +127,7 @@ impl Default for RetrievalConfig {
             max_query_chars: 2000,
             snippet_chars: 240,
             duplicate_similarity: 0.8,
+            query_cache: 1024,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Give it a search request, get ranked, de-duplicated hits with snippets. BM25 and the vector search run
 //! at the same time on blocking threads; both apply the request's filter before they rank.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use lore_core::config::{FusionMethod, RetrievalConfig};
@@ -86,6 +86,39 @@ pub struct Retriever {
     vectors: Arc<dyn VectorIndex>,
     embedder: Arc<dyn Embedder>,
     config: RetrievalConfig,
+    query_vectors: Arc<Mutex<QueryVectors>>,
+}
+
+/// Embeddings of recent queries: the next page of results, a refined facet or a repeated question
+/// costs no inference. Oldest first out; holds `retrieval.query_cache` entries.
+struct QueryVectors {
+    capacity: usize,
+    vectors: HashMap<String, Arc<Vec<f32>>>,
+    order: VecDeque<String>,
+}
+
+impl QueryVectors {
+    fn new(capacity: usize) -> Self {
+        Self { capacity, vectors: HashMap::new(), order: VecDeque::new() }
+    }
+
+    fn get(&self, query: &str) -> Option<Arc<Vec<f32>>> {
+        self.vectors.get(query).cloned()
+    }
+
+    fn insert(&mut self, query: &str, vector: Arc<Vec<f32>>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.vectors.insert(query.to_string(), vector).is_none() {
+            self.order.push_back(query.to_string());
+            if self.order.len() > self.capacity {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.vectors.remove(&oldest);
+                }
+            }
+        }
+    }
 }
 
 /// The one ranking a mode makes of an engine's candidates.
@@ -109,7 +142,8 @@ impl Retriever {
         embedder: Arc<dyn Embedder>,
         config: RetrievalConfig,
     ) -> Self {
-        Self { text, vectors, embedder, config }
+        let query_vectors = Arc::new(Mutex::new(QueryVectors::new(config.query_cache)));
+        Self { text, vectors, embedder, config, query_vectors }
     }
 
     pub fn config(&self) -> &RetrievalConfig {
@@ -183,11 +217,19 @@ impl Retriever {
             })
         });
         let dense = mode.uses_vectors().then(|| {
-            let (vectors, embedder) = (self.vectors.clone(), self.embedder.clone());
+            let (vectors, embedder, cache) = (self.vectors.clone(), self.embedder.clone(), self.query_vectors.clone());
             let (query, filter) = (query.to_string(), filter.clone());
             tokio::task::spawn_blocking(move || {
                 let started = Instant::now();
-                let vector = embedder.embed(&[query.as_str()])?.pop().ok_or(SearchError::Worker)?;
+                let known = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&query);
+                let vector = match known {
+                    Some(vector) => vector,
+                    None => {
+                        let vector = Arc::new(embedder.embed(&[query.as_str()])?.pop().ok_or(SearchError::Worker)?);
+                        cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(&query, vector.clone());
+                        vector
+                    }
+                };
                 let embed_ms = elapsed_ms(started);
                 let searched = Instant::now();
                 let hits = vectors.search(&vector, depth, &filter)?;
@@ -270,5 +312,23 @@ impl Retriever {
             end,
             also_in: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_vectors_keep_the_most_recent_and_none_when_off() {
+        let mut cache = QueryVectors::new(2);
+        for (i, query) in ["a", "b", "c"].into_iter().enumerate() {
+            cache.insert(query, Arc::new(vec![i as f32]));
+        }
+        assert!(cache.get("a").is_none(), "the oldest left");
+        assert_eq!(cache.get("c").as_deref(), Some(&vec![2.0]));
+        let mut off = QueryVectors::new(0);
+        off.insert("a", Arc::new(vec![1.0]));
+        assert!(off.get("a").is_none());
     }
 }

@@ -68,6 +68,8 @@ async fn retrieval(mut config: Config, args: RetrievalArgs) -> anyhow::Result<Ex
     if let Some(limit) = args.limit {
         dataset.queries.truncate(limit);
     }
+    // Every mode embeds every query itself, so that each mode's latency includes the embedding.
+    config.retrieval.query_cache = 0;
     let scratch = tempfile::tempdir().context("cannot create a temporary directory for the evaluation index")?;
     config.data_dir = scratch.path().join("data");
     let corpus_dir = scratch.path().join("corpus");
