@@ -20,7 +20,8 @@ pub enum ProgressEvent<'a> {
     FileDone { path: &'a str, outcome: FileOutcome, chunks: u64 },
     /// Everything so far is durable in all three stores.
     Committed { documents: u64, chunks: u64 },
-    /// The vector store is building its search graph over what changed (searches work meanwhile).
+    /// The indexes reorganise what changed: text segments merge, the vector store builds its search
+    /// graph (searches work meanwhile).
     Optimizing,
 }
 

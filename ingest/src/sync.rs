@@ -205,7 +205,7 @@ impl Syncer {
         let run = result?;
         if !run.interrupted && run.counts.indexed + run.counts.removed > 0 {
             progress.event(ProgressEvent::Optimizing);
-            self.optimize_vectors().await?;
+            self.optimize_indexes().await?;
         }
         Ok(SyncReport {
             source: source.name,
@@ -218,17 +218,20 @@ impl Syncer {
         })
     }
 
-    /// Lets the vector store index what changed, so that searches over a large store do not scan it.
-    /// Cheap when little changed; the catalog does not depend on it, so a crash here loses nothing.
-    async fn optimize_vectors(&self) -> Result<(), SyncError> {
-        let vectors = self.stores.vectors.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), lore_core::vectors::VectorError> {
+    /// Lets both indexes reorganise what changed (merged text segments, a vector search graph), so that
+    /// searches over a large corpus stay fast. Cheap when little changed; the stores hold the same
+    /// chunks before and after, so a crash here loses nothing.
+    async fn optimize_indexes(&self) -> Result<(), SyncError> {
+        let (text, vectors) = (self.stores.text.clone(), self.stores.vectors.clone());
+        tokio::task::spawn_blocking(move || -> Result<(), StoresError> {
+            text.optimize()?;
             vectors.optimize()?;
-            vectors.flush()
+            vectors.flush()?;
+            Ok(())
         })
         .await
-        .unwrap_or_else(|_| Err(lore_core::vectors::VectorError::Engine("the vector optimiser crashed".into())))
-        .map_err(|e| SyncError::Stores(e.into()))
+        .unwrap_or_else(|_| Err(lore_core::vectors::VectorError::Engine("an index optimiser crashed".into()).into()))
+        .map_err(SyncError::Stores)
     }
 
     async fn run(

@@ -64,8 +64,17 @@ pub async fn open_existing_stores(config: &Config, holder: &str) -> anyhow::Resu
         .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))
 }
 
-/// A hybrid retriever over `stores`, with the embedding model loaded.
+/// Loads the embedding model for search queries (see [`OnnxEmbedder::for_queries`]).
+pub async fn load_query_embedder(config: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
+    let config = config.clone();
+    let embedder = tokio::task::spawn_blocking(move || OnnxEmbedder::for_queries(&config))
+        .await
+        .context("the embedding model loader crashed")??;
+    Ok(Arc::new(embedder))
+}
+
+/// A hybrid retriever over `stores`, with the query embedding model loaded.
 pub async fn retriever(config: &Config, stores: &Stores) -> anyhow::Result<Retriever> {
-    let embedder: Arc<dyn Embedder> = load_embedder(config).await?;
+    let embedder = load_query_embedder(config).await?;
     Ok(Retriever::new(stores.text.clone(), stores.vectors.clone(), embedder, config.retrieval.clone()))
 }

@@ -16,8 +16,20 @@ pub struct OnnxEmbedder {
 }
 
 impl OnnxEmbedder {
-    /// Loads the model and tokenizer the configuration names, and ONNX Runtime if not loaded yet.
+    /// Loads the model and tokenizer the configuration names, and ONNX Runtime if not loaded yet, for
+    /// batches of passages (ingestion): inference uses `embedding.threads`.
     pub fn from_config(config: &Config) -> Result<Self> {
+        Self::with_threads(config, config.embedding_threads())
+    }
+
+    /// The same model for search queries: short texts, one at a time, each on `embedding.query_threads`
+    /// threads so that the full-text search running beside it keeps a core. A separate instance from
+    /// ingestion's, so that a query never waits behind a batch of passages.
+    pub fn for_queries(config: &Config) -> Result<Self> {
+        Self::with_threads(config, config.embedding.query_threads.max(1))
+    }
+
+    fn with_threads(config: &Config, threads: usize) -> Result<Self> {
         let environment = init_onnx_runtime(&config.onnx_runtime_path())?;
         let model_path = config.embedding_model_path();
         if !model_path.is_file() {
@@ -36,7 +48,7 @@ impl OnnxEmbedder {
         let options = InitOptionsUserDefined::new()
             .with_environment(environment)
             .with_max_length(config.embedding.max_tokens)
-            .with_intra_threads(config.embedding_threads());
+            .with_intra_threads(threads);
         let model = TextEmbedding::try_new_from_user_defined(model, options)
             .map_err(|e| EmbedError::Model { path: model_path.clone(), reason: e.to_string() })?;
         let embedder = Self {

@@ -44,6 +44,9 @@ pub trait TextIndex: Send + Sync {
     fn delete_documents(&self, documents: &[DocumentId]) -> Result<()>;
     /// Makes every write so far durable and visible to searches.
     fn commit(&self) -> Result<()>;
+    /// Merges the committed segments into one when there are many, so that searches stay fast;
+    /// returns whether it merged. Slow on a large index: call it after ingestion, never per write.
+    fn optimize(&self) -> Result<bool>;
     /// BM25 over chunk text, title (boosted) and heading path. Any input is accepted (see
     /// [`QueryTerms`]); a query without any word finds nothing.
     fn search(&self, query: &str, limit: usize, filter: &SearchFilter) -> Result<Vec<TextHit>>;

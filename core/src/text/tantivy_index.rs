@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{
-    BooleanQuery, BoostQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
@@ -25,6 +23,14 @@ use crate::types::DocumentKind;
 const WRITER_HEAP_BYTES: usize = 128 * 1024 * 1024;
 /// Titles say what a document is about more densely than any passage does.
 const TITLE_BOOST: f32 = 2.0;
+/// Segments an index may have before [`TextIndex::optimize`] merges them into one. Each segment is
+/// searched on its own (block-max WAND restarts its threshold in each), so a million chunks in 7
+/// segments search about twice as slowly as in one.
+const MAX_SEGMENTS: usize = 3;
+/// Share of all chunks above which a query word counts as common, in indexes of at least
+/// `COMMON_WORDS_FROM` chunks (see `user_query`).
+const COMMON_WORD_SHARE: f64 = 0.2;
+const COMMON_WORDS_FROM: f64 = 10_000.0;
 /// Terms of one query that BM25 ranks by; a pasted page keeps its rarest (most telling) terms, so a
 /// 10,000-character query costs about what a sentence does.
 const MAX_QUERY_TERMS: usize = 32;
@@ -38,6 +44,7 @@ pub enum OpenMode {
 }
 
 pub struct TantivyTextIndex {
+    index: Index,
     fields: ChunkFields,
     reader: IndexReader,
     writer: Option<Mutex<IndexWriter>>,
@@ -72,7 +79,7 @@ impl TantivyTextIndex {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .map_err(|e: tantivy::TantivyError| open_err(e.to_string()))?;
-        Ok(Self { fields, reader, writer, path: dir.to_path_buf() })
+        Ok(Self { index, fields, reader, writer, path: dir.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
@@ -85,8 +92,19 @@ impl TantivyTextIndex {
 
     fn filter_clauses(&self, filter: &SearchFilter) -> Vec<(Occur, Box<dyn Query>)> {
         let f = &self.fields;
+        // Posting lists read lazily: the collector seeks them only for documents the ranking offers.
+        // (A `TermSetQuery` would first materialise every matching document, half the index for
+        // `everyone`, on every search.)
         let terms = |field, values: &mut dyn Iterator<Item = &str>| -> Box<dyn Query> {
-            Box::new(TermSetQuery::new(values.map(|v| Term::from_field_text(field, v)).collect::<Vec<_>>()))
+            let mut any: Vec<(Occur, Box<dyn Query>)> = values
+                .map(|v| -> (Occur, Box<dyn Query>) {
+                    (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic)))
+                })
+                .collect();
+            match any.len() {
+                1 => any.pop().expect("one clause").1,
+                _ => Box::new(BooleanQuery::new(any)),
+            }
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if !filter.principals.is_empty() {
@@ -124,16 +142,23 @@ impl TantivyTextIndex {
     /// which lets tantivy skip blocks that cannot reach the top k), and each quoted phrase required.
     fn user_query(&self, searcher: &Searcher, terms: &QueryTerms) -> Result<Option<Box<dyn Query>>> {
         let f = &self.fields;
-        let mut words = terms.words.clone();
-        if words.len() > MAX_QUERY_TERMS {
-            let mut by_rarity = Vec::with_capacity(words.len());
-            for word in words {
-                let frequency = searcher.doc_freq(&Term::from_field_text(f.text, &word))?;
-                by_rarity.push((frequency, word));
-            }
-            by_rarity.sort();
-            words = by_rarity.into_iter().take(MAX_QUERY_TERMS).map(|(_, word)| word).collect();
+        let documents = searcher.num_docs().max(1) as f64;
+        let mut by_rarity = Vec::with_capacity(terms.words.len());
+        for word in &terms.words {
+            let frequency = searcher.doc_freq(&Term::from_field_text(f.text, word))?;
+            by_rarity.push((frequency, word.clone()));
         }
+        by_rarity.sort();
+        // In a large index, a word in a big share of all chunks says little (its idf is near zero) but
+        // its posting list is the longest to walk: it is dropped while two rarer words remain, as a
+        // stopword would be. (In a small index shares say nothing about the language.)
+        let common =
+            |frequency: u64| documents >= COMMON_WORDS_FROM && frequency as f64 / documents > COMMON_WORD_SHARE;
+        let keep = by_rarity.iter().filter(|(frequency, _)| !common(*frequency)).count().max(2);
+        let mut words: Vec<String> =
+            by_rarity.into_iter().take(keep.min(MAX_QUERY_TERMS)).map(|(_, word)| word).collect();
+        // Query order for readability of explanations; ranking does not depend on it.
+        words.sort_by_key(|w| terms.words.iter().position(|t| t == w));
         if words.is_empty() {
             return Ok(None);
         }
@@ -253,6 +278,23 @@ impl TextIndex for TantivyTextIndex {
             .take(limit)
             .map(|(score, address)| Ok(TextHit { chunk: Self::chunk_id_of(&searcher, address)?, score }))
             .collect()
+    }
+
+    fn optimize(&self) -> Result<bool> {
+        let mut writer = self.writer()?.lock();
+        let segments = self.index.searchable_segment_ids()?;
+        if segments.len() <= MAX_SEGMENTS {
+            return Ok(false);
+        }
+        if let Err(e) = writer.merge(&segments).wait() {
+            // Usually tantivy's own background merge holds some of them; it reduces the count as well.
+            tracing::debug!(error = %e, "full-text segment merge skipped");
+            return Ok(false);
+        }
+        writer.garbage_collect_files().wait()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(true)
     }
 
     fn fetch(&self, chunks: &[ChunkId]) -> Result<Vec<IndexedChunk>> {

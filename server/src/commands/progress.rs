@@ -65,7 +65,7 @@ impl Progress for BarProgress {
                 self.refresh_message(&format!("{verb} {path}"));
             }
             ProgressEvent::Committed { .. } => {}
-            ProgressEvent::Optimizing => self.bar.set_message("building the vector search graph…"),
+            ProgressEvent::Optimizing => self.bar.set_message("optimising the indexes for search…"),
         }
     }
 }

@@ -20,12 +20,13 @@ use lore_core::vectors::{EdgeVectorIndex, VectorIndex, VectorPoint};
 use lore_core::{Chunk, ChunkId, DocumentId, DocumentKind, DocumentMeta, EVERYONE};
 use lore_eval::metrics::percentile;
 use lore_ingest::SyncOptions;
-use lore_retrieve::{Access, Retriever, SearchRequest, Timings};
+use lore_retrieve::{Access, Mode, Retriever, SearchRequest, Timings};
 use serde::Serialize;
 
 use super::synthetic::{chunk_text, is_public, query_text, sentences, Rng};
 use super::{peak_rss_mib, rss_mib};
 use crate::commands::progress::BarProgress;
+use crate::commands::search::ModeArg;
 use crate::engine;
 use crate::terminal::thousands;
 
@@ -49,6 +50,9 @@ pub struct SearchBenchArgs {
     /// Where corpora are kept between runs; default ~/.cache/lore/bench-search.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Ranking to measure; default: the configured hybrid fusion.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -71,8 +75,9 @@ impl Latency {
 struct SearchBench {
     chunks: u64,
     vectors: &'static str,
+    mode: &'static str,
     queries: u64,
-    /// Hybrid search, one query at a time (BM25 and vectors still run side by side).
+    /// One query at a time (in hybrid mode BM25 and vectors still run side by side).
     single: Latency,
     single_bm25: Latency,
     single_embed: Latency,
@@ -116,7 +121,10 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
     };
     let build_s = build_started.elapsed().as_secs_f64();
 
-    let retriever = Retriever::new(text, vectors, embedder, config.retrieval.clone());
+    let retriever =
+        Retriever::new(text, vectors, engine::load_query_embedder(&config).await?, config.retrieval.clone());
+    let mode = args.mode.map_or(retriever.default_mode(), Mode::from);
+    let request = |query: &str| SearchRequest { mode: Some(mode), ..SearchRequest::new(query, Access::everyone()) };
     let queries_from = |first: u64| -> Vec<String> {
         (first..first + args.queries).map(|q| query_text(&sentences, args.chunks, q)).collect()
     };
@@ -134,12 +142,13 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
     for query in &queries {
         single.push(retriever.search(&request(query)).await?.timings);
     }
-    let (concurrent, wall_s) = under_load(&retriever, &load_queries, args.concurrency).await?;
+    let (concurrent, wall_s) = under_load(&retriever, &load_queries, args.concurrency, mode).await?;
 
     let stage = |f: fn(&Timings) -> f64| Latency::of(&single.iter().map(f).collect::<Vec<_>>());
     let result = SearchBench {
         chunks: args.chunks,
         vectors: kind,
+        mode: mode.name(),
         queries: args.queries,
         single: stage(|t| t.total_ms),
         single_bm25: stage(|t| t.bm25_ms),
@@ -164,13 +173,14 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// A query as an employee without special permissions runs it: the ACL filter is always on.
-fn request(query: &str) -> SearchRequest {
-    SearchRequest::new(query, Access::everyone())
-}
-
-/// Every query once, `concurrency` in flight at a time; returns each latency and the wall time.
-async fn under_load(retriever: &Retriever, queries: &[String], concurrency: usize) -> anyhow::Result<(Vec<f64>, f64)> {
+/// Every query once, `concurrency` in flight at a time, each as an employee without special
+/// permissions (the ACL filter is always on); returns each latency and the wall time.
+async fn under_load(
+    retriever: &Retriever,
+    queries: &[String],
+    concurrency: usize,
+    mode: Mode,
+) -> anyhow::Result<(Vec<f64>, f64)> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let queries = Arc::new(queries.to_vec());
     let started = Instant::now();
@@ -183,7 +193,9 @@ async fn under_load(retriever: &Retriever, queries: &[String], concurrency: usiz
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(query) = queries.get(i) else { return Ok::<_, anyhow::Error>(latencies) };
                 let sent = Instant::now();
-                retriever.search(&request(query)).await?;
+                retriever
+                    .search(&SearchRequest { mode: Some(mode), ..SearchRequest::new(query, Access::everyone()) })
+                    .await?;
                 latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
             }
         });
@@ -256,6 +268,9 @@ fn build_synthetic(
     }
     let text = TantivyTextIndex::open(&data.text_dir(), OpenMode::Write)?;
     let vectors = EdgeVectorIndex::open(&data.vectors_dir(), embedder.dimensions())?;
+    if built.exists() && text.optimize()? {
+        eprintln!("Merged the full-text segments of a corpus built by an older lore");
+    }
     if !built.exists() {
         eprintln!("Embedding {BASE_VECTORS} real chunks for the synthetic vectors to derive from");
         let started = Instant::now();
@@ -290,6 +305,9 @@ fn build_synthetic(
         vectors.optimize()?;
         vectors.flush()?;
         eprintln!("Built the vector search graph in {:.0} s", graph_started.elapsed().as_secs_f64());
+        let merge_started = Instant::now();
+        text.optimize()?;
+        eprintln!("Merged the full-text segments in {:.0} s", merge_started.elapsed().as_secs_f64());
         std::fs::write(&built, b"")?;
     }
     Ok((Arc::new(text), Arc::new(vectors)))
@@ -346,12 +364,12 @@ fn print(r: &SearchBench) {
     let row = |name: &str, l: &Latency| {
         println!("  {name:<26} p50 {:>7.1} ms   p95 {:>7.1} ms   p99 {:>7.1} ms", l.p50_ms, l.p95_ms, l.p99_ms)
     };
-    row("hybrid, one at a time", &r.single);
+    row("one at a time", &r.single);
     row("  of which BM25", &r.single_bm25);
     row("  of which query embedding", &r.single_embed);
     row("  of which vector search", &r.single_vectors);
     row("  then passages, snippets", &r.single_present);
-    row(&format!("hybrid, {} concurrent", r.concurrency), &r.concurrent);
+    row(&format!("{} concurrent", r.concurrency), &r.concurrent);
     println!("  throughput under load      {:>7.1} queries/s", r.concurrent_qps);
     println!("  index size                 text {:.0} MiB, vectors {:.0} MiB", r.text_index_mib, r.vector_index_mib);
     println!("  memory                     RSS {:.0} MiB, peak {:.0} MiB (build included)", r.rss_mib, r.peak_rss_mib);
