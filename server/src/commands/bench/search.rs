@@ -355,10 +355,11 @@ fn dir_mib(dir: &Path) -> f64 {
 
 fn print(r: &SearchBench) {
     println!(
-        "lore bench search: {} chunks ({} vectors), {} queries, {} cores",
+        "lore bench search: {} chunks ({} vectors), {} queries, mode {}, {} cores",
         thousands(r.chunks),
         r.vectors,
         r.queries,
+        r.mode,
         r.cores
     );
     let row = |name: &str, l: &Latency| {
