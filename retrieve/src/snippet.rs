@@ -143,7 +143,7 @@ fn heading_marks(text: &str, start: usize, end: usize) -> Vec<Range<usize>> {
     marks
 }
 
-/// The window's text on one line (whitespace runs collapsed, heading marks dropped), highlights
+/// The window's text on one line (whitespace runs and table borders collapsed, heading marks dropped), highlights
 /// re-mapped onto it.
 fn build(text: &str, start: usize, end: usize, matches: &[&Range<usize>]) -> Snippet {
     let marks = heading_marks(text, start, end);
@@ -154,7 +154,8 @@ fn build(text: &str, start: usize, end: usize, matches: &[&Range<usize>]) -> Sni
             if marks.iter().any(|m| m.contains(&(from + i))) {
                 continue;
             }
-            if c.is_whitespace() {
+            // Table cell borders read as spaces on one line.
+            if c.is_whitespace() || c == '|' {
                 if !out.is_empty() && !out.ends_with(' ') {
                     out.push(' ');
                 }
@@ -224,8 +225,8 @@ mod tests {
 
     #[test]
     fn markdown_heading_marks_are_dropped() {
-        let s = Highlighter::new("vpn").snippet("# VPN setup\n\nThe VPN is required.\n\n## Install #1", 100);
-        assert_eq!(marked(&s), "[VPN] setup The [VPN] is required. Install #1");
+        let s = Highlighter::new("vpn").snippet("# VPN setup\n\nThe VPN is required.\n\n## Install #1\n| a | b |", 100);
+        assert_eq!(marked(&s), "[VPN] setup The [VPN] is required. Install #1 a b");
     }
 
     #[test]
