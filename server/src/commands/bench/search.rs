@@ -14,7 +14,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lore_core::config::Config;
 use lore_core::datadir::DataDir;
-use lore_core::embed::Embedder;
+use lore_core::embed::{Embedder, TokenCounter};
 use lore_core::text::{OpenMode, TantivyTextIndex, TextIndex};
 use lore_core::vectors::{EdgeVectorIndex, VectorIndex, VectorPoint};
 use lore_core::{Chunk, ChunkId, DocumentId, DocumentKind, DocumentMeta, EVERYONE};
@@ -23,7 +23,7 @@ use lore_ingest::SyncOptions;
 use lore_retrieve::{Access, Mode, Retriever, SearchRequest, Timings};
 use serde::Serialize;
 
-use super::synthetic::{chunk_text, is_public, query_text, sentences, Rng};
+use super::synthetic::{is_public, Rng, Sentences};
 use super::{peak_rss_mib, rss_mib};
 use crate::commands::progress::BarProgress;
 use crate::commands::search::ModeArg;
@@ -108,8 +108,8 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
     eprintln!("Reading sentences from {}", args.text.display());
-    let text_dir = args.text.clone();
-    let sentences = Arc::new(tokio::task::spawn_blocking(move || sentences(&text_dir)).await??);
+    let (text_dir, counter) = (args.text.clone(), TokenCounter::from_dir(&config.tokenizer_dir())?);
+    let sentences = Arc::new(tokio::task::spawn_blocking(move || Sentences::read(&text_dir, &counter)).await??);
     let embedder: Arc<dyn Embedder> = engine::load_embedder(&config).await?;
 
     let build_started = Instant::now();
@@ -120,13 +120,14 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
         build_real(&config, &dir, &sentences, args.chunks).await?
     };
     let build_s = build_started.elapsed().as_secs_f64();
+    let indexed_chunks = text.len()?;
 
     let retriever =
         Retriever::new(text, vectors, engine::load_query_embedder(&config).await?, config.retrieval.clone());
     let mode = args.mode.map_or(retriever.default_mode(), Mode::from);
     let request = |query: &str| SearchRequest { mode: Some(mode), ..SearchRequest::new(query, Access::everyone()) };
     let queries_from = |first: u64| -> Vec<String> {
-        (first..first + args.queries).map(|q| query_text(&sentences, args.chunks, q)).collect()
+        (first..first + args.queries).map(|q| sentences.query_text(args.chunks, q)).collect()
     };
     let (queries, load_queries) = (queries_from(0), queries_from(args.queries));
     eprintln!(
@@ -136,7 +137,7 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
         args.concurrency
     );
     for q in 0..20 {
-        retriever.search(&request(&query_text(&sentences, args.chunks, u64::MAX - q))).await?;
+        retriever.search(&request(&sentences.query_text(args.chunks, u64::MAX - q))).await?;
     }
     let mut single = Vec::with_capacity(queries.len());
     for query in &queries {
@@ -146,7 +147,7 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
 
     let stage = |f: fn(&Timings) -> f64| Latency::of(&single.iter().map(f).collect::<Vec<_>>());
     let result = SearchBench {
-        chunks: args.chunks,
+        chunks: indexed_chunks,
         vectors: kind,
         mode: mode.name(),
         queries: args.queries,
@@ -212,7 +213,7 @@ async fn under_load(
 async fn build_real(
     config: &Config,
     dir: &Path,
-    sentences: &[String],
+    sentences: &Sentences,
     chunks: u64,
 ) -> anyhow::Result<(Arc<dyn TextIndex>, Arc<dyn VectorIndex>)> {
     let files = dir.join("files");
@@ -223,7 +224,7 @@ async fn build_real(
             let source = if is_public(n) { "public" } else { "eng" };
             let path = files.join(source).join(format!("{:04}/{n:07}.txt", n / 1000));
             std::fs::create_dir_all(path.parent().expect("chunk files sit in a folder"))?;
-            std::fs::write(&path, chunk_text(sentences, n))?;
+            std::fs::write(&path, sentences.chunk_text(n))?;
         }
         std::fs::write(&written, b"")?;
     }
@@ -252,7 +253,7 @@ const SYNTHETIC_BATCH: u64 = 2000;
 /// like real data, unlike uniform random vectors. Blocking.
 fn build_synthetic(
     dir: &Path,
-    sentences: &[String],
+    sentences: &Sentences,
     chunks: u64,
     embedder: &dyn Embedder,
 ) -> anyhow::Result<(Arc<dyn TextIndex>, Arc<dyn VectorIndex>)> {
@@ -274,7 +275,7 @@ fn build_synthetic(
     if !built.exists() {
         eprintln!("Embedding {BASE_VECTORS} real chunks for the synthetic vectors to derive from");
         let started = Instant::now();
-        let texts: Vec<String> = (0..BASE_VECTORS).map(|n| chunk_text(sentences, n)).collect();
+        let texts: Vec<String> = (0..BASE_VECTORS).map(|n| sentences.chunk_text(n)).collect();
         let base = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
         let bar = ProgressBar::new(chunks);
         bar.set_style(
@@ -313,8 +314,8 @@ fn build_synthetic(
     Ok((Arc::new(text), Arc::new(vectors)))
 }
 
-fn synthetic_chunk(sentences: &[String], base: &[Vec<f32>], n: u64) -> (DocumentMeta, Chunk, Vec<f32>) {
-    let text = chunk_text(sentences, n);
+fn synthetic_chunk(sentences: &Sentences, base: &[Vec<f32>], n: u64) -> (DocumentMeta, Chunk, Vec<f32>) {
+    let text = sentences.chunk_text(n);
     let public = is_public(n);
     let document = DocumentMeta {
         id: DocumentId(n as i64 + 1),

@@ -6,12 +6,15 @@
 use std::path::Path;
 
 use anyhow::Context;
+use lore_core::embed::TokenCounter;
 use lore_ingest::discover::discover;
 use lore_ingest::extract::extract;
 
-/// Words a chunk is filled to: about 180 tokens of the embedding model (R manual prose), like the
-/// average chunk of a real ingest; few exceed the chunker's 250-token maximum and get split.
-const CHUNK_WORDS: usize = 130;
+/// Tokens (of the embedding model) a chunk is filled to, like the average chunk of a real ingest...
+const CHUNK_TOKENS: usize = 165;
+/// ...and never exceeds, so that ingestion keeps each generated file as one chunk (the chunker fills
+/// chunks to 200 tokens; a longer file is split in two).
+const MAX_CHUNK_TOKENS: usize = 195;
 
 /// SplitMix64: small, fast, and the same sequence everywhere for a seed.
 pub struct Rng(u64);
@@ -45,55 +48,75 @@ impl Rng {
     }
 }
 
-/// The sentences of every document under `dir` that read like prose (5 to 60 words), each once.
-pub fn sentences(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let found = discover(dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    let mut sentences = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for file in found.files {
-        let bytes =
-            std::fs::read(&file.absolute).with_context(|| format!("cannot read {}", file.absolute.display()))?;
-        let Ok(extracted) = extract(&bytes, file.kind) else { continue };
-        let flat = extracted.text.split_whitespace().collect::<Vec<_>>().join(" ");
-        for sentence in flat.split_inclusive(['.', '?', '!']) {
-            let sentence = sentence.trim();
-            let words = sentence.split(' ').count();
-            if (5..=60).contains(&words) && seen.insert(sentence.to_string()) {
-                sentences.push(sentence.to_string());
-            }
-        }
-    }
-    anyhow::ensure!(sentences.len() >= 100, "{} holds too little prose to build a corpus from", dir.display());
-    Ok(sentences)
+/// Real sentences and their sizes in the embedding model's tokens: the material chunks are made of.
+pub struct Sentences {
+    texts: Vec<String>,
+    tokens: Vec<usize>,
 }
 
-/// Chunk `n` of a corpus: sentences drawn from a random place, a few in a row (as in a real passage),
-/// until it holds about [`CHUNK_WORDS`] words.
-pub fn chunk_text(sentences: &[String], n: u64) -> String {
-    let mut rng = Rng::new(n);
-    let mut text = String::new();
-    let mut words = 0;
-    while words < CHUNK_WORDS {
-        let start = rng.below(sentences.len());
-        for sentence in sentences.iter().skip(start).take(1 + rng.below(4)) {
-            if !text.is_empty() {
-                text.push(' ');
+impl Sentences {
+    /// The sentences of every document under `dir` that read like prose (5 to 60 words, at most 120
+    /// tokens), each once.
+    pub fn read(dir: &Path, counter: &TokenCounter) -> anyhow::Result<Self> {
+        let found = discover(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        let mut sentences = Sentences { texts: Vec::new(), tokens: Vec::new() };
+        let mut seen = std::collections::HashSet::new();
+        for file in found.files {
+            let bytes =
+                std::fs::read(&file.absolute).with_context(|| format!("cannot read {}", file.absolute.display()))?;
+            let Ok(extracted) = extract(&bytes, file.kind) else { continue };
+            let flat = extracted.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            for sentence in flat.split_inclusive(['.', '?', '!']) {
+                let sentence = sentence.trim();
+                if !(5..=60).contains(&sentence.split(' ').count()) || !seen.insert(sentence.to_string()) {
+                    continue;
+                }
+                let tokens = counter.count(sentence);
+                if tokens <= 120 {
+                    sentences.texts.push(sentence.to_string());
+                    sentences.tokens.push(tokens);
+                }
             }
-            text.push_str(sentence);
-            words += sentence.split(' ').count();
         }
+        anyhow::ensure!(
+            sentences.texts.len() >= 100,
+            "{} holds too little prose to build a corpus from",
+            dir.display()
+        );
+        Ok(sentences)
     }
-    text
-}
 
-/// Query `q`: a few consecutive words of some chunk, as people type them, or a whole sentence of it.
-pub fn query_text(sentences: &[String], chunks: u64, q: u64) -> String {
-    let mut rng = Rng::new(q.wrapping_mul(0x5851_f42d_4c95_7f2d) ^ 0xdead_beef);
-    let chunk = chunk_text(sentences, rng.next_u64() % chunks);
-    let words: Vec<&str> = chunk.split(' ').collect();
-    let length = if rng.below(4) == 0 { 12 } else { 2 + rng.below(5) };
-    let start = rng.below(words.len().saturating_sub(length).max(1));
-    words[start..(start + length).min(words.len())].join(" ")
+    /// Chunk `n` of a corpus: runs of consecutive sentences from random places (as in a real passage)
+    /// until it holds about [`CHUNK_TOKENS`] tokens, never more than [`MAX_CHUNK_TOKENS`].
+    pub fn chunk_text(&self, n: u64) -> String {
+        let mut rng = Rng::new(n);
+        let mut text = String::new();
+        let mut tokens = 0;
+        while tokens < CHUNK_TOKENS {
+            let start = rng.below(self.texts.len());
+            for i in start..(start + 1 + rng.below(4)).min(self.texts.len()) {
+                if tokens + self.tokens[i] > MAX_CHUNK_TOKENS {
+                    return text;
+                }
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(&self.texts[i]);
+                tokens += self.tokens[i];
+            }
+        }
+        text
+    }
+
+    /// Query `q`: a few consecutive words of some chunk, as people type them, or a 12-word span of it.
+    pub fn query_text(&self, chunks: u64, q: u64) -> String {
+        let mut rng = Rng::new(q.wrapping_mul(0x5851_f42d_4c95_7f2d) ^ 0xdead_beef);
+        let chunk = self.chunk_text(rng.next_u64() % chunks);
+        let words: Vec<&str> = chunk.split(' ').collect();
+        let length = if rng.below(4) == 0 { 12 } else { 2 + rng.below(5) };
+        let start = rng.below(words.len().saturating_sub(length).max(1));
+        words[start..(start + length).min(words.len())].join(" ")
+    }
 }
 
 /// Salt of the access split, so that it does not correlate with chunk text.
