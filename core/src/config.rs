@@ -38,6 +38,8 @@ pub struct Config {
     pub chunking: ChunkingConfig,
     pub ingest: IngestConfig,
     pub retrieval: RetrievalConfig,
+    pub generation: GenerationConfig,
+    pub answer: AnswerConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +136,94 @@ impl Default for RetrievalConfig {
     }
 }
 
+/// The local language model that writes answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenerationConfig {
+    /// GGUF file of a chat model (llama, qwen2, qwen3, phi3, mistral...); its tokenizer and chat template
+    /// are read from the file. Default: `<models_dir>/qwen2.5-coder-0.5b-instruct/`, the re-quantized
+    /// Q8_0 copy when present, else the Q4_K_M file.
+    pub model: Option<PathBuf>,
+    /// Tokens of prompt plus answer the model is prepared for (sizes the KV cache).
+    pub context_tokens: usize,
+    /// Threads for inference; 0 means one per core.
+    pub threads: usize,
+    /// 0 picks the most likely token every time (reproducible answers).
+    pub temperature: f64,
+    pub top_p: f64,
+    /// Tokens an answer may have at most.
+    pub max_answer_tokens: usize,
+    /// Generations running or waiting at once; past it a request is refused as busy.
+    pub queue: usize,
+    /// Weights dequantized to f16 at load: prompt reading about 2.5x faster, about 1 GiB more memory
+    /// for the 0.5B model. Unneeded for Q8_0/Q4_0 files, which have fast kernels as they are.
+    pub dequantize_f16: bool,
+}
+
+impl Default for GenerationConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            context_tokens: 4096,
+            threads: 0,
+            temperature: 0.0,
+            top_p: 0.95,
+            max_answer_tokens: 256,
+            queue: 8,
+            dequantize_f16: false,
+        }
+    }
+}
+
+/// What an unsupported answer sentence becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsupportedSentences {
+    /// Kept, marked as unsupported.
+    Flag,
+    /// Dropped from the answer.
+    Remove,
+}
+
+/// How answers are grounded in the retrieved passages and checked afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnswerConfig {
+    /// Hits retrieved for a question, before passages are trimmed to the budget.
+    pub passages: usize,
+    /// Tokens (of the language model) the numbered passages may take in the prompt. A small model on
+    /// two cores reads about 100 prompt tokens a second, so this bounds the time to the first token.
+    pub context_budget_tokens: usize,
+    /// The check after generation: off answers as the model wrote them.
+    pub guard: bool,
+    pub unsupported: UnsupportedSentences,
+    /// A sentence is supported when this share of its content words appears in a passage...
+    pub min_lexical_support: f32,
+    /// ...or its embedding is at least this similar to a passage sentence's (and its numbers, dates
+    /// and names all appear in that passage either way).
+    pub min_semantic_support: f32,
+    /// Questions whose best passage covers less than this share of their content words (weighted by
+    /// rarity) are not answered. Calibrated with `lore eval answers` (BENCHMARKS.md).
+    pub min_evidence: f32,
+    /// Earlier turns of a conversation kept for follow-up questions.
+    pub history_turns: usize,
+}
+
+impl Default for AnswerConfig {
+    fn default() -> Self {
+        Self {
+            passages: 5,
+            context_budget_tokens: 500,
+            guard: true,
+            unsupported: UnsupportedSentences::Remove,
+            min_lexical_support: 0.6,
+            min_semantic_support: 0.75,
+            min_evidence: 0.5,
+            history_turns: 3,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -143,6 +233,8 @@ impl Default for Config {
             chunking: ChunkingConfig::default(),
             ingest: IngestConfig::default(),
             retrieval: RetrievalConfig::default(),
+            generation: GenerationConfig::default(),
+            answer: AnswerConfig::default(),
         }
     }
 }
@@ -212,9 +304,14 @@ impl Config {
         };
         absolute(&mut self.data_dir);
         absolute(&mut self.models_dir);
-        for path in [&mut self.embedding.model, &mut self.embedding.tokenizer_dir, &mut self.embedding.onnx_runtime]
-            .into_iter()
-            .flatten()
+        for path in [
+            &mut self.embedding.model,
+            &mut self.embedding.tokenizer_dir,
+            &mut self.embedding.onnx_runtime,
+            &mut self.generation.model,
+        ]
+        .into_iter()
+        .flatten()
         {
             absolute(path);
         }
@@ -260,6 +357,41 @@ impl Config {
         if !(r.rrf_k >= 0.0) {
             return invalid(format!("retrieval.rrf_k ({}) must not be negative", r.rrf_k));
         }
+        let g = &self.generation;
+        if g.context_tokens < 512 || g.max_answer_tokens == 0 || g.max_answer_tokens * 2 > g.context_tokens {
+            return invalid(format!(
+                "generation.context_tokens ({}) must be at least 512 and twice generation.max_answer_tokens ({})",
+                g.context_tokens, g.max_answer_tokens
+            ));
+        }
+        if g.queue == 0 {
+            return invalid("generation.queue must be positive".into());
+        }
+        if !(g.temperature >= 0.0) || !(g.top_p > 0.0 && g.top_p <= 1.0) {
+            return invalid(
+                "generation.temperature must not be negative and generation.top_p must be in (0, 1]".into(),
+            );
+        }
+        let a = &self.answer;
+        if a.passages == 0 || a.context_budget_tokens < 64 {
+            return invalid("answer.passages must be positive and answer.context_budget_tokens at least 64".into());
+        }
+        if a.context_budget_tokens + g.max_answer_tokens + 256 > g.context_tokens {
+            return invalid(format!(
+                "answer.context_budget_tokens ({}) plus generation.max_answer_tokens ({}) and 256 tokens of \
+                 instructions must fit in generation.context_tokens ({})",
+                a.context_budget_tokens, g.max_answer_tokens, g.context_tokens
+            ));
+        }
+        for (name, value) in [
+            ("answer.min_lexical_support", a.min_lexical_support),
+            ("answer.min_semantic_support", a.min_semantic_support),
+            ("answer.min_evidence", a.min_evidence),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return invalid(format!("{name} ({value}) must be between 0 and 1"));
+            }
+        }
         Ok(())
     }
 
@@ -279,6 +411,28 @@ impl Config {
             .onnx_runtime
             .clone()
             .unwrap_or_else(|| self.models_dir.join("onnxruntime").join("libonnxruntime.so"))
+    }
+
+    /// The GGUF file answers are generated with: the configured one, else the default model's re-quantized
+    /// Q8_0 copy (`scripts/fetch-models.sh` makes it), else its original Q4_K_M file.
+    pub fn generation_model_path(&self) -> PathBuf {
+        if let Some(model) = &self.generation.model {
+            return model.clone();
+        }
+        let dir = self.models_dir.join("qwen2.5-coder-0.5b-instruct");
+        let requantized = dir.join("qwen2.5-coder-0.5b-instruct-q8_0.gguf");
+        if requantized.exists() {
+            requantized
+        } else {
+            dir.join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+        }
+    }
+
+    pub fn generation_threads(&self) -> usize {
+        match self.generation.threads {
+            0 => Self::cores(),
+            n => n,
+        }
     }
 
     /// Number of cores this process may use.

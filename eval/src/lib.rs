@@ -9,6 +9,7 @@
 pub mod corpus;
 pub mod dataset;
 pub mod metrics;
+pub mod qa;
 pub mod runner;
 
 #[derive(Debug, thiserror::Error)]

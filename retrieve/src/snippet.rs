@@ -8,7 +8,7 @@ use lore_core::text::{analyze, for_each_term, is_stopword};
 use serde::{Deserialize, Serialize};
 
 /// A short extract of a hit's text, on one line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snippet {
     pub text: String,
     /// Byte ranges of `text` that hold query words.

@@ -3,11 +3,14 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use lore_answer::Answerer;
 use lore_core::config::Config;
 use lore_core::datadir::DataDir;
 use lore_core::embed::{Embedder, OnnxEmbedder, TokenCounter};
 use lore_ingest::chunk::Chunker;
 use lore_ingest::{Stores, Syncer};
+use lore_llm::mistral::LoadOptions;
+use lore_llm::{ChatModel, MistralModel, Sampling};
 use lore_retrieve::Retriever;
 
 /// How long a reader waits for another short-lived command (a search) to release the data directory.
@@ -77,4 +80,25 @@ pub async fn load_query_embedder(config: &Config) -> anyhow::Result<Arc<dyn Embe
 pub async fn retriever(config: &Config, stores: &Stores) -> anyhow::Result<Retriever> {
     let embedder = load_query_embedder(config).await?;
     Ok(Retriever::new(stores.text.clone(), stores.vectors.clone(), embedder, config.retrieval.clone()))
+}
+
+/// Loads the language model (seconds; the GGUF file is read once and shared).
+pub async fn load_language_model(config: &Config) -> anyhow::Result<Arc<dyn ChatModel>> {
+    let model = MistralModel::load(LoadOptions::from_config(config)).await?;
+    Ok(Arc::new(model))
+}
+
+/// How answers sample, from the configuration.
+pub fn sampling(config: &Config) -> Sampling {
+    let g = &config.generation;
+    Sampling { max_tokens: g.max_answer_tokens, temperature: g.temperature, top_p: g.top_p, stop: Vec::new() }
+}
+
+/// The question-answering pipeline over `stores`: retriever, query embedder and language model loaded.
+pub async fn answerer(config: &Config, stores: &Stores) -> anyhow::Result<Answerer> {
+    let embedder = load_query_embedder(config).await?;
+    let retriever =
+        Retriever::new(stores.text.clone(), stores.vectors.clone(), embedder.clone(), config.retrieval.clone());
+    let model = load_language_model(config).await?;
+    Ok(Answerer::new(retriever, model, embedder, config.answer.clone(), sampling(config)))
 }

@@ -34,6 +34,10 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Search the indexed documents (hybrid BM25 + vectors), as a user with the given principals.
     Search(commands::search::SearchArgs),
+    /// Answer a question from the indexed documents with the local model, citing its sources.
+    Ask(commands::ask::AskArgs),
+    /// Ask questions in a row; follow-ups may refer to earlier answers.
+    Chat(commands::ask::ChatArgs),
     /// Show what is indexed, per source; --check verifies that the stores agree.
     Status(commands::status::StatusArgs),
     /// Measure quality on labelled data and print the numbers.
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Ingest(args) => commands::ingest::run(config, args).await,
             Command::Search(args) => commands::search::run(config, args).await,
+            Command::Ask(args) => commands::ask::run_ask(config, args).await,
+            Command::Chat(args) => commands::ask::run_chat(config, args).await,
             Command::Status(args) => commands::status::run(config, args).await,
             Command::Eval(command) => commands::eval::run(config, command).await,
             Command::Bench(command) => commands::bench::run(config, command).await,

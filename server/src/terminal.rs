@@ -4,11 +4,16 @@ use std::process::ExitCode;
 
 /// Prints an error with its chain of causes and returns the failure exit code.
 pub fn fail(error: &anyhow::Error) -> ExitCode {
+    print_error(error);
+    ExitCode::FAILURE
+}
+
+/// Prints an error with its chain of causes (for errors a command survives).
+pub fn print_error(error: &anyhow::Error) {
     eprintln!("error: {error}");
     for cause in error.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
-    ExitCode::FAILURE
 }
 
 /// 12345 -> "12,345".

@@ -27,9 +27,18 @@ pub fn models_dir() -> PathBuf {
     dir
 }
 
+/// The smallest chat model (SmolLM2-135M): fast enough to generate in tests, too weak to judge answers by.
+pub fn language_model() -> PathBuf {
+    let path = models_dir().join("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.is_file(), "{} is missing: run `scripts/fetch-models.sh --test` first", path.display());
+    path
+}
+
 /// A default configuration on a fresh data directory and the test models.
 pub fn config(data_dir: &Path) -> Config {
-    Config { data_dir: data_dir.to_path_buf(), models_dir: models_dir(), ..Config::default() }
+    let mut config = Config { data_dir: data_dir.to_path_buf(), models_dir: models_dir(), ..Config::default() };
+    config.generation.model = Some(language_model());
+    config
 }
 
 /// Sets a file's modification time to `secs` seconds after the epoch, so tests do not depend on the

@@ -132,6 +132,18 @@ const STOPWORDS: &[&str] = &[
 pub fn is_stopword(term: &str) -> bool {
     // In analysed form, as terms arrive here: "does" is "doe" after stemming.
     static ANALYSED: std::sync::LazyLock<std::collections::HashSet<String>> =
-        std::sync::LazyLock::new(|| STOPWORDS.iter().flat_map(|word| analyze(word)).map(|token| token.term).collect());
+        // A fresh analyzer: this may first run inside `for_each_term`'s callback, which holds the
+        // thread's own analyzer.
+        std::sync::LazyLock::new(|| {
+            let mut analyzer = analyzer();
+            let mut terms = std::collections::HashSet::new();
+            for word in STOPWORDS {
+                let mut stream = analyzer.token_stream(word);
+                while let Some(token) = stream.next() {
+                    terms.insert(token.text.clone());
+                }
+            }
+            terms
+        });
     ANALYSED.contains(term)
 }

@@ -1,3 +1,4 @@
+pub mod ask;
 pub mod bench;
 pub mod eval;
 pub mod ingest;
@@ -5,3 +6,4 @@ pub mod search;
 pub mod status;
 
 mod progress;
+mod scope;

@@ -6,41 +6,24 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use lore_core::config::{Config, FusionMethod};
-use lore_core::DocumentKind;
-use lore_retrieve::{Access, Hit, Mode, Narrowing, SearchError, SearchRequest, SearchResults};
+use lore_retrieve::{Hit, Mode, SearchError, SearchRequest, SearchResults};
 use serde_json::{json, Value};
 
-use crate::dates::parse_date_ms;
+use crate::commands::scope::ScopeArgs;
 use crate::engine;
 
 #[derive(Args)]
 pub struct SearchArgs {
     /// A few words or a question. Text in "double quotes" must appear as a phrase.
     pub query: String,
-    /// Only this source (repeatable).
-    #[arg(long = "source", value_name = "NAME")]
-    pub sources: Vec<String>,
-    /// Only this document type: pdf, markdown (md), html, text (txt), docx (repeatable).
-    #[arg(long = "type", value_name = "TYPE", value_parser = parse_kind)]
-    pub kinds: Vec<DocumentKind>,
-    /// Only documents modified on or after this day (YYYY-MM-DD, UTC).
-    #[arg(long, value_name = "DATE", value_parser = parse_date_ms)]
-    pub after: Option<i64>,
-    /// Only documents modified before this day (YYYY-MM-DD, UTC).
-    #[arg(long, value_name = "DATE", value_parser = parse_date_ms)]
-    pub before: Option<i64>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Number of results.
     #[arg(short = 'k', long = "limit", default_value_t = 10)]
     pub limit: usize,
     /// Results to skip (the next page starts at the previous page's limit).
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
-    /// Search as a user holding this principal (repeatable); `everyone` is always held.
-    #[arg(long = "principal", short = 'p', value_name = "PRINCIPAL", conflicts_with = "unrestricted")]
-    pub principals: Vec<String>,
-    /// Ignore document permissions (administrators only: it shows every document).
-    #[arg(long)]
-    pub unrestricted: bool,
     /// Ranking: the configured hybrid fusion (default), or one engine or fusion explicitly.
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
@@ -68,14 +51,6 @@ impl From<ModeArg> for Mode {
     }
 }
 
-fn parse_kind(name: &str) -> Result<DocumentKind, String> {
-    let normalised = name.to_ascii_lowercase();
-    DocumentKind::parse(&normalised).or_else(|| DocumentKind::from_extension(&normalised)).ok_or_else(|| {
-        let known: Vec<&str> = DocumentKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("unknown document type '{name}' (known: {})", known.join(", "))
-    })
-}
-
 pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     if args.query.trim().is_empty() {
         // Before anything loads: the answer does not depend on the index.
@@ -85,13 +60,8 @@ pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let retriever = engine::retriever(&config, &stores).await?;
     let request = SearchRequest {
         query: args.query.clone(),
-        access: if args.unrestricted { Access::Unrestricted } else { Access::Principals(args.principals.clone()) },
-        narrowing: Narrowing {
-            sources: args.sources.clone(),
-            kinds: args.kinds.clone(),
-            modified_after_ms: args.after,
-            modified_before_ms: args.before,
-        },
+        access: args.scope.access(),
+        narrowing: args.scope.narrowing(),
         limit: args.limit,
         offset: args.offset,
         mode: args.mode.map(Mode::from),

@@ -39,6 +39,7 @@ impl Workspace {
             .args(args)
             .current_dir(self.dir.path())
             .env("LORE_MODELS_DIR", lore_testkit::models_dir())
+            .env("LORE_GENERATION__MODEL", lore_testkit::language_model())
             .stdin(Stdio::null());
         command
     }

@@ -1,5 +1,6 @@
 //! `lore bench ...`: benchmarks that print numbers (recorded in BENCHMARKS.md).
 
+mod generate;
 mod ingest;
 mod search;
 mod synthetic;
@@ -17,12 +18,16 @@ pub enum BenchCommand {
     /// Build a corpus of N chunks from real sentences (kept between runs), then report search latency
     /// one query at a time and under concurrent load, index size and memory.
     Search(search::SearchBenchArgs),
+    /// Prompt reading and answer writing speed of the local model in mistral.rs, beside llama.cpp on the
+    /// same GGUF file (scripts/bench-generate.sh), with time to first token and peak memory.
+    Generate(generate::GenerateBenchArgs),
 }
 
 pub async fn run(config: Config, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Ingest(args) => ingest::run(config, args).await,
         BenchCommand::Search(args) => search::run(config, args).await,
+        BenchCommand::Generate(args) => generate::run(config, args).await,
     }
 }
 

@@ -1,35 +1,20 @@
-//! `lore eval retrieval --squad FILE | --beir DIR`: builds a fresh index of the dataset in a temporary
-//! directory with the real ingestion pipeline, runs every labelled query in every ranking mode, and
-//! reports ranking quality and latency.
+//! `lore eval retrieval --squad FILE | --beir DIR`: runs every labelled query in every ranking mode over a
+//! fresh index of the dataset, and reports ranking quality and latency.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
-use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::Args;
 use lore_core::config::Config;
-use lore_core::EVERYONE;
-use lore_eval::corpus::write_corpus;
 use lore_eval::dataset::Dataset;
 use lore_eval::metrics::Metrics;
 use lore_eval::runner::{evaluate, sweep, DocumentMap, SweepPoint};
-use lore_ingest::SyncOptions;
 use lore_retrieve::{Access, Retriever, SearchRequest};
 use serde_json::{json, Value};
 
-use super::progress::BarProgress;
-use crate::engine;
-
-#[derive(Subcommand)]
-pub enum EvalCommand {
-    /// Retrieval quality (Recall@1/5/10, MRR@10, nDCG@10) and latency of BM25, vectors and both fusions.
-    Retrieval(RetrievalArgs),
-}
+use super::{build_index, query_bar, EVAL_SOURCE};
 
 #[derive(Args)]
 pub struct RetrievalArgs {
@@ -50,16 +35,10 @@ pub struct RetrievalArgs {
     pub json: bool,
 }
 
-pub async fn run(config: Config, command: EvalCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        EvalCommand::Retrieval(args) => retrieval(config, args).await,
-    }
-}
-
 /// Queries run before measuring, so that one-time costs (first inference, cold caches) are not timed.
 const WARM_UP_QUERIES: usize = 5;
 
-async fn retrieval(mut config: Config, args: RetrievalArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut config: Config, args: RetrievalArgs) -> anyhow::Result<ExitCode> {
     let (mut dataset, origin) = match (&args.squad, &args.beir) {
         (Some(file), _) => (Dataset::from_squad(file)?, file.clone()),
         (None, Some(dir)) => (Dataset::from_beir(dir)?, dir.clone()),
@@ -70,30 +49,12 @@ async fn retrieval(mut config: Config, args: RetrievalArgs) -> anyhow::Result<Ex
     }
     // Every mode embeds every query itself, so that each mode's latency includes the embedding.
     config.retrieval.query_cache = 0;
-    let scratch = tempfile::tempdir().context("cannot create a temporary directory for the evaluation index")?;
-    config.data_dir = scratch.path().join("data");
-    let corpus_dir = scratch.path().join("corpus");
-    eprintln!(
-        "Indexing {} documents from {} (queries: {})",
-        dataset.documents.len(),
-        origin.display(),
-        dataset.queries.len()
-    );
-    let paths = write_corpus(&dataset.documents, &corpus_dir)?;
-
-    let indexing_started = Instant::now();
-    let syncer = engine::syncer(&config, "lore eval").await?;
-    let options =
-        SyncOptions { source: "eval".into(), root: corpus_dir, acl: vec![EVERYONE.into()], retry_failed: false };
-    let progress = Arc::new(BarProgress::new(false));
-    let report = syncer.sync(&options, progress.clone(), Arc::new(AtomicBool::new(false))).await?;
-    progress.finish();
-    let index_s = indexing_started.elapsed().as_secs_f64();
-
+    let built = build_index(&config, &dataset.documents, &origin, dataset.queries.len()).await?;
+    let (syncer, report, index_s) = (&built.syncer, &built.report, built.index_s);
     let mut documents = DocumentMap::new();
-    let source = syncer.stores().catalog.source_by_name("eval").await?.context("the evaluation source exists")?;
+    let source = syncer.stores().catalog.source_by_name(EVAL_SOURCE).await?.context("the evaluation source exists")?;
     for doc in syncer.stores().catalog.documents(source.id).await? {
-        if let Some(id) = paths.get(&doc.path) {
+        if let Some(id) = built.paths.get(&doc.path) {
             documents.insert(doc.id, id.clone());
         }
     }
@@ -145,17 +106,6 @@ async fn retrieval(mut config: Config, args: RetrievalArgs) -> anyhow::Result<Ex
         print_table(&modes, default, &run, sweep_points.as_deref());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn query_bar(queries: usize, message: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(queries as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} queries · eta {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(message);
-    bar
 }
 
 fn print_table(modes: &BTreeMap<&str, Metrics>, default: &str, run: &Value, sweep: Option<&[SweepPoint]>) {

@@ -1,0 +1,389 @@
+//! Give it a question (and the conversation so far), get an answer written from the retrieved passages,
+//! checked sentence by sentence, with citations that resolve to exact document spans. Events stream out
+//! while it works: the passages, each token, each checked sentence.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lore_core::config::AnswerConfig;
+use lore_core::embed::Embedder;
+use lore_llm::{ChatModel, GenerationStats, Sampling, TokenEvent};
+use lore_retrieve::{Access, Narrowing, Retriever, SearchRequest};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::context::{self, Passage};
+use crate::guard::{self, CheckedSentence, Draft, Vectors};
+use crate::prompt;
+use crate::AnswerError;
+
+/// One earlier exchange of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    pub question: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub text: String,
+    pub access: Access,
+    pub narrowing: Narrowing,
+    /// Earlier turns, oldest first; the last `answer.history_turns` are used.
+    pub history: Vec<Turn>,
+    /// Overrides `answer.guard` (the evaluation compares both).
+    pub guard: Option<bool>,
+}
+
+impl Question {
+    pub fn new(text: impl Into<String>, access: Access) -> Self {
+        Self { text: text.into(), access, narrowing: Narrowing::default(), history: Vec::new(), guard: None }
+    }
+}
+
+/// Why no answer was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Abstention {
+    /// The search found nothing this caller may read.
+    NoPassages,
+    /// The passages cover too little of the question (`answer.min_evidence`).
+    WeakEvidence,
+    /// The model said the passages do not answer.
+    ModelDeclined,
+    /// The check found no sentence of the answer supported by the passages.
+    Unsupported,
+}
+
+/// A citation a reader can check: the passage's number in the answer and its exact place.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Citation {
+    pub n: usize,
+    pub document_path: String,
+    pub title: String,
+    pub source: String,
+    pub page: Option<u32>,
+    /// Character span in the document's extracted text of the sentences that support the answer.
+    pub start: usize,
+    pub end: usize,
+    /// The text at that span.
+    pub quote: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct AnswerTimings {
+    pub condense_ms: f64,
+    pub retrieval_ms: f64,
+    /// From the question to the first token of the answer.
+    pub first_token_ms: f64,
+    pub check_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// The checked answer, with `[n]` citations; on abstention, why not.
+    pub text: String,
+    /// The answer as the model wrote it (empty when it was not asked).
+    pub draft: String,
+    pub abstained: bool,
+    pub abstention: Option<Abstention>,
+    /// 0..1: how well the passages support the answer's sentences (0 on abstention).
+    pub support: f32,
+    pub citations: Vec<Citation>,
+    pub sentences: Vec<CheckedSentence>,
+    /// The numbered passages the model read; on abstention, the closest sources.
+    pub passages: Vec<Passage>,
+    /// The question retrieval ran with: the follow-up rewritten to stand on its own.
+    pub standalone_question: String,
+    /// 0..1: the best passage's share of the question's content words.
+    pub evidence: f32,
+    pub prompt_tokens: usize,
+    pub generation: Option<GenerationStats>,
+    pub timings: AnswerTimings,
+}
+
+/// What [`Answerer::ask`] reports while it works.
+#[derive(Debug, Clone)]
+pub enum AnswerEvent {
+    /// The follow-up, rewritten for retrieval.
+    Standalone(String),
+    Passages(Vec<Passage>),
+    Token(String),
+    Sentence(CheckedSentence),
+}
+
+/// The question-answering pipeline over one retriever and one model; cheap to clone.
+#[derive(Clone)]
+pub struct Answerer {
+    retriever: Retriever,
+    model: Arc<dyn ChatModel>,
+    embedder: Arc<dyn Embedder>,
+    config: AnswerConfig,
+    sampling: Sampling,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Answerer {
+    pub fn new(
+        retriever: Retriever,
+        model: Arc<dyn ChatModel>,
+        embedder: Arc<dyn Embedder>,
+        config: AnswerConfig,
+        sampling: Sampling,
+    ) -> Self {
+        Self { retriever, model, embedder, config, sampling }
+    }
+
+    pub fn config(&self) -> &AnswerConfig {
+        &self.config
+    }
+
+    pub fn model(&self) -> &Arc<dyn ChatModel> {
+        &self.model
+    }
+
+    pub async fn ask(
+        &self,
+        question: Question,
+        events: Option<UnboundedSender<AnswerEvent>>,
+    ) -> Result<Answer, AnswerError> {
+        let started = Instant::now();
+        let emit = move |event: AnswerEvent| {
+            if let Some(events) = &events {
+                let _ = events.send(event);
+            }
+        };
+        let guard_on = question.guard.unwrap_or(self.config.guard);
+        let mut timings = AnswerTimings::default();
+
+        let standalone = self.standalone_question(&question).await?;
+        timings.condense_ms = ms(started.elapsed());
+        if standalone != question.text.trim() {
+            emit(AnswerEvent::Standalone(standalone.clone()));
+        }
+
+        let retrieving = Instant::now();
+        let mut request = SearchRequest::new(standalone.clone(), question.access.clone());
+        request.narrowing = question.narrowing.clone();
+        request.limit = self.config.passages;
+        let hits = self.retriever.search(&request).await?.hits;
+        let passages = context::select(&standalone, &hits, self.config.context_budget_tokens);
+        timings.retrieval_ms = ms(retrieving.elapsed());
+        emit(AnswerEvent::Passages(passages.clone()));
+        let evidence = context::evidence(&standalone, &passages);
+
+        let mut answer = Answer {
+            text: String::new(),
+            draft: String::new(),
+            abstained: false,
+            abstention: None,
+            support: 0.0,
+            citations: Vec::new(),
+            sentences: Vec::new(),
+            passages,
+            standalone_question: standalone.clone(),
+            evidence,
+            prompt_tokens: 0,
+            generation: None,
+            timings,
+        };
+        let abstain_before = if answer.passages.is_empty() {
+            Some(Abstention::NoPassages)
+        } else if guard_on && evidence < self.config.min_evidence {
+            Some(Abstention::WeakEvidence)
+        } else {
+            None
+        };
+        if let Some(reason) = abstain_before {
+            let answer = self.abstain(answer, reason);
+            return Ok(self.finished(answer, started));
+        }
+
+        let messages = prompt::messages(&answer.passages, &question.text);
+        let mut generation = self.model.generate(messages, self.sampling.clone()).await?;
+        let mut draft = String::new();
+        let mut stats = None;
+        while let Some(event) = generation.events.recv().await {
+            match event {
+                TokenEvent::Text(piece) => {
+                    if draft.is_empty() {
+                        answer.timings.first_token_ms = ms(started.elapsed());
+                    }
+                    draft.push_str(&piece);
+                    emit(AnswerEvent::Token(piece));
+                }
+                TokenEvent::Finished(finished) => {
+                    stats = Some(finished);
+                    break;
+                }
+                TokenEvent::Failed(reason) => {
+                    return Err(AnswerError::Generation(lore_llm::LlmError::Generation(reason)))
+                }
+            }
+        }
+        answer.prompt_tokens = stats.map_or(0, |s| s.prompt_tokens);
+        answer.generation = stats;
+        answer.draft = draft.trim().to_string();
+        let answer = self.conclude(answer, guard_on, &emit).await?;
+        Ok(self.finished(answer, started))
+    }
+
+    /// The guarded version of an answer made with the guard off, from the same passages and draft: what
+    /// the guard changes, without generating twice (the evaluation compares both). `min_evidence` stands
+    /// in for `answer.min_evidence` (the evaluation passes 0 and applies thresholds itself).
+    pub async fn apply_guard(&self, unchecked: &Answer, min_evidence: f32) -> Result<Answer, AnswerError> {
+        let started = Instant::now();
+        let mut answer = unchecked.clone();
+        answer.abstained = false;
+        answer.abstention = None;
+        answer.text.clear();
+        answer.citations.clear();
+        answer.sentences.clear();
+        answer.support = 0.0;
+        if answer.passages.is_empty() {
+            return Ok(self.abstain(answer, Abstention::NoPassages));
+        }
+        if answer.evidence < min_evidence {
+            return Ok(self.abstain(answer, Abstention::WeakEvidence));
+        }
+        let mut answer = self.conclude(answer, true, &|_| {}).await?;
+        answer.timings.check_ms = ms(started.elapsed());
+        Ok(answer)
+    }
+
+    /// From the model's draft to the answer: the decline test, the check (when on), the citations.
+    async fn conclude(
+        &self,
+        mut answer: Answer,
+        guard_on: bool,
+        emit: &(dyn Fn(AnswerEvent) + Sync),
+    ) -> Result<Answer, AnswerError> {
+        if prompt::declines(&answer.draft) {
+            return Ok(self.abstain(answer, Abstention::ModelDeclined));
+        }
+        let checking = Instant::now();
+        let drafts = guard::drafts(&answer.draft);
+        let vectors = if guard_on { self.vectors(&drafts, &answer.passages).await? } else { Vectors::default() };
+        let mut sentences = guard::check(&drafts, &answer.passages, &vectors, &self.config);
+        if !guard_on {
+            // Unchecked: the model's sentences and citations stand as written.
+            for sentence in &mut sentences {
+                sentence.removed = false;
+                sentence.citations = sentence.cited.clone();
+            }
+        }
+        answer.timings.check_ms = ms(checking.elapsed());
+        for sentence in &sentences {
+            emit(AnswerEvent::Sentence(sentence.clone()));
+        }
+        if guard_on && !sentences.iter().any(|s| !s.removed && s.checkable) {
+            answer.sentences = sentences;
+            return Ok(self.abstain(answer, Abstention::Unsupported));
+        }
+        answer.text = guard::render(&sentences, |s| s.citations.clone());
+        answer.support = guard::answer_support(&sentences);
+        answer.citations = citations(&sentences, &answer.passages, guard_on);
+        answer.sentences = sentences;
+        Ok(answer)
+    }
+
+    fn finished(&self, mut answer: Answer, started: Instant) -> Answer {
+        answer.timings.total_ms = ms(started.elapsed());
+        answer
+    }
+
+    fn abstain(&self, mut answer: Answer, reason: Abstention) -> Answer {
+        answer.text = match reason {
+            Abstention::NoPassages => "The documents don't answer this: the search found nothing you may read.".into(),
+            _ => prompt::DECLINE.into(),
+        };
+        answer.abstained = true;
+        answer.abstention = Some(reason);
+        answer.support = 0.0;
+        answer.citations.clear();
+        answer
+    }
+
+    /// The question retrieval should run with: a follow-up rewritten by the model to stand alone.
+    async fn standalone_question(&self, question: &Question) -> Result<String, AnswerError> {
+        let text = question.text.trim();
+        let keep = self.config.history_turns.min(question.history.len());
+        if keep == 0 {
+            return Ok(text.to_string());
+        }
+        let history: Vec<(String, String)> = question.history[question.history.len() - keep..]
+            .iter()
+            .map(|turn| (turn.question.clone(), turn.answer.clone()))
+            .collect();
+        let sampling = Sampling { max_tokens: 64, temperature: 0.0, top_p: 1.0, stop: vec!["\n".into()] };
+        let (rewritten, _) =
+            self.model.generate(prompt::condense_messages(&history, text), sampling).await?.collect().await?;
+        let rewritten = rewritten.trim().trim_matches('"').trim();
+        // A rewrite that is empty, or rambles, is worse than the previous question plus the follow-up.
+        if rewritten.is_empty() || rewritten.chars().count() > 3 * text.chars().count() + 200 {
+            let previous = &history.last().expect("history is not empty").0;
+            return Ok(format!("{previous} {text}"));
+        }
+        Ok(rewritten.to_string())
+    }
+
+    /// Embeddings of the answer's sentences and the passages' sentences, on a blocking thread.
+    async fn vectors(&self, drafts: &[Draft], passages: &[Passage]) -> Result<Vectors, AnswerError> {
+        let embedder = self.embedder.clone();
+        let draft_texts: Vec<String> = drafts.iter().map(|d| d.text.clone()).collect();
+        let passage_texts: Vec<Vec<String>> =
+            passages.iter().map(|p| p.sentences.iter().map(|s| s.text.clone()).collect()).collect();
+        tokio::task::spawn_blocking(move || {
+            let mut all: Vec<&str> = draft_texts.iter().map(String::as_str).collect();
+            for sentences in &passage_texts {
+                all.extend(sentences.iter().map(String::as_str));
+            }
+            let mut embedded = embedder.embed(&all)?.into_iter();
+            let drafts = embedded.by_ref().take(draft_texts.len()).collect();
+            let passages = passage_texts.iter().map(|s| embedded.by_ref().take(s.len()).collect()).collect();
+            Ok(Vectors { drafts, passages })
+        })
+        .await
+        .map_err(|_| AnswerError::Worker)?
+    }
+}
+
+/// One citation per cited passage: the span from its first to its last supporting sentence.
+fn citations(sentences: &[CheckedSentence], passages: &[Passage], checked: bool) -> Vec<Citation> {
+    let mut cited: Vec<usize> = sentences.iter().filter(|s| !s.removed).flat_map(|s| s.citations.clone()).collect();
+    cited.sort_unstable();
+    cited.dedup();
+    cited
+        .into_iter()
+        .filter_map(|n| {
+            let passage = passages.iter().find(|p| p.n == n)?;
+            let supporting: Vec<usize> = sentences
+                .iter()
+                .filter(|s| !s.removed)
+                .flat_map(|s| s.evidence.iter().filter(|e| e.n == n).map(|e| e.sentence))
+                .collect();
+            // Unchecked citations point at the whole passage.
+            let (first, last) = match (checked, supporting.iter().min(), supporting.iter().max()) {
+                (true, Some(&first), Some(&last)) => (first, last),
+                _ => (0, passage.sentences.len().checked_sub(1)?),
+            };
+            let (start, _) = passage.document_span(&passage.sentences[first]);
+            let (_, end) = passage.document_span(&passage.sentences[last]);
+            let quote = passage.quote(&passage.sentences[first], &passage.sentences[last]);
+            Some(Citation {
+                n,
+                document_path: passage.document_path.clone(),
+                title: passage.title.clone(),
+                source: passage.source.clone(),
+                page: passage.page,
+                start,
+                end,
+                quote,
+            })
+        })
+        .collect()
+}

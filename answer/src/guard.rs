@@ -1,0 +1,343 @@
+//! The grounding check: give it the model's answer and the passages it was given, get every sentence
+//! judged against the passages. A sentence is supported by a passage when enough of its words appear
+//! there (lexical) or its meaning is close to one of the passage's sentences (embedding), and every
+//! number, date and name it states appears in that passage. Citations that point at a passage which
+//! does not support the sentence are moved to one that does, or dropped; unsupported sentences are
+//! flagged or removed.
+
+use lore_core::config::{AnswerConfig, UnsupportedSentences};
+use serde::Serialize;
+
+use crate::context::Passage;
+use crate::sentences;
+use crate::terms::{content_terms, coverage, facts, term_set, Fact};
+
+/// A sentence of the answer as the model wrote it, its citations taken out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub text: String,
+    pub cited: Vec<usize>,
+}
+
+/// Where in a passage an answer sentence finds its support.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Support {
+    /// The passage's number.
+    pub n: usize,
+    /// Index of the passage sentence that supports best.
+    #[serde(skip)]
+    pub sentence: usize,
+    /// 0..1: how well the passage supports the sentence.
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckedSentence {
+    pub text: String,
+    /// Passages the model cited.
+    pub cited: Vec<usize>,
+    /// Passages cited after the check: those that support the sentence.
+    pub citations: Vec<usize>,
+    /// 0..1, the best passage's support.
+    pub support: f32,
+    pub supported: bool,
+    /// Left out of the answer (`answer.unsupported = "remove"`).
+    pub removed: bool,
+    /// Numbers and names of the sentence that no supporting passage contains.
+    pub missing_facts: Vec<String>,
+    /// Where each citation's support is.
+    #[serde(skip)]
+    pub evidence: Vec<Support>,
+    /// Whether the sentence states anything to check (not "Yes." or "In short:").
+    #[serde(skip)]
+    pub checkable: bool,
+}
+
+/// Splits an answer into sentences and takes their `[n]` citations out. Citations that open a sentence
+/// ("... 1066. [2] Then ...") belong to the sentence before.
+pub fn drafts(answer: &str) -> Vec<Draft> {
+    let mut drafts: Vec<Draft> = Vec::new();
+    for sentence in sentences::split(answer) {
+        let (leading, text, cited) = take_citations(&sentence.text);
+        if let Some(previous) = drafts.last_mut() {
+            previous.cited.extend(leading);
+        }
+        if text.chars().any(char::is_alphanumeric) {
+            drafts.push(Draft { text, cited });
+        } else if let Some(previous) = drafts.last_mut() {
+            previous.cited.extend(cited);
+        }
+    }
+    for draft in &mut drafts {
+        draft.cited.dedup();
+    }
+    drafts
+}
+
+/// `(citations opening the text, text without citations, the other citations)`.
+fn take_citations(sentence: &str) -> (Vec<usize>, String, Vec<usize>) {
+    let mut leading = Vec::new();
+    let mut cited = Vec::new();
+    let mut text = String::new();
+    let mut rest = sentence;
+    let mut at_start = true;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']').map(|c| open + c) else { break };
+        let inside = &rest[open + 1..close];
+        let numbers: Option<Vec<usize>> = inside
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.trim().parse().ok())
+            .collect();
+        text.push_str(&rest[..open]);
+        match numbers.filter(|n| !n.is_empty()) {
+            Some(numbers) => {
+                if at_start && text.trim().is_empty() {
+                    leading.extend(numbers);
+                } else {
+                    cited.extend(numbers);
+                }
+            }
+            None => text.push_str(&rest[open..=close]),
+        }
+        if !text.trim().is_empty() {
+            at_start = false;
+        }
+        rest = &rest[close + 1..];
+    }
+    text.push_str(rest);
+    let text = tidy(&text);
+    (leading, text, cited)
+}
+
+/// Collapses the spaces citations leave behind, and a space before closing punctuation.
+fn tidy(text: &str) -> String {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(collapsed.len());
+    for c in collapsed.chars() {
+        if matches!(c, '.' | ',' | ';' | ':' | '!' | '?') && out.ends_with(' ') {
+            out.pop();
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The support of `draft` by `passage`, and the passage's best sentence for it.
+fn support_in(
+    draft_terms: &[String],
+    draft_facts: &[Fact],
+    draft_vector: Option<&[f32]>,
+    passage: &Passage,
+    passage_vectors: Option<&[Vec<f32>]>,
+) -> (f32, f32, usize, Vec<String>) {
+    let lexical = coverage(draft_terms, &passage.terms);
+    let mut best_sentence = 0;
+    let mut best_sentence_score = f32::MIN;
+    let mut semantic = 0.0f32;
+    for (index, sentence) in passage.sentences.iter().enumerate() {
+        let cosine = match (draft_vector, passage_vectors.and_then(|v| v.get(index))) {
+            (Some(a), Some(b)) => dot(a, b),
+            _ => 0.0,
+        };
+        semantic = semantic.max(cosine);
+        let score = cosine + coverage(draft_terms, &term_set(&sentence.text));
+        if score > best_sentence_score {
+            best_sentence_score = score;
+            best_sentence = index;
+        }
+    }
+    let missing: Vec<String> = draft_facts.iter().filter(|f| !passage.facts.contains(f)).map(fact_text).collect();
+    (lexical, semantic, best_sentence, missing)
+}
+
+fn fact_text(fact: &Fact) -> String {
+    match fact {
+        Fact::Number(n) | Fact::Name(n) => n.clone(),
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Embeddings for the check: one per draft, and per passage one per sentence. Without them only the
+/// lexical and fact checks run.
+#[derive(Debug, Clone, Default)]
+pub struct Vectors {
+    pub drafts: Vec<Vec<f32>>,
+    pub passages: Vec<Vec<Vec<f32>>>,
+}
+
+/// Judges each draft sentence against every passage.
+pub fn check(drafts: &[Draft], passages: &[Passage], vectors: &Vectors, config: &AnswerConfig) -> Vec<CheckedSentence> {
+    drafts
+        .iter()
+        .enumerate()
+        .map(|(index, draft)| {
+            let terms = content_terms(&draft.text);
+            let facts = facts(&draft.text);
+            let checkable = !terms.is_empty() || !facts.is_empty();
+            let draft_vector = vectors.drafts.get(index).map(Vec::as_slice);
+            let mut judged: Vec<(Support, bool, Vec<String>)> = passages
+                .iter()
+                .enumerate()
+                .map(|(p, passage)| {
+                    let (lexical, semantic, sentence, missing) =
+                        support_in(&terms, &facts, draft_vector, passage, vectors.passages.get(p).map(Vec::as_slice));
+                    let found = if facts.is_empty() { 1.0 } else { 1.0 - missing.len() as f32 / facts.len() as f32 };
+                    let score = ((0.5 * lexical + 0.5 * semantic.max(0.0)) * found).clamp(0.0, 1.0);
+                    let supported = missing.is_empty()
+                        && (lexical >= config.min_lexical_support || semantic >= config.min_semantic_support);
+                    (Support { n: passage.n, sentence, score }, supported, missing)
+                })
+                .collect();
+            judged.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.score.total_cmp(&a.0.score)));
+            let supporting: Vec<Support> = judged.iter().filter(|j| j.1).map(|j| j.0).collect();
+            let cited_supporting: Vec<Support> =
+                supporting.iter().filter(|s| draft.cited.contains(&s.n)).copied().collect();
+            let evidence = if !cited_supporting.is_empty() {
+                cited_supporting
+            } else {
+                // The model cited the wrong passage, or none: the best supporting one takes its place.
+                supporting.first().copied().into_iter().collect()
+            };
+            let supported = !checkable || !evidence.is_empty();
+            let support = if checkable { judged.first().map_or(0.0, |j| j.0.score) } else { 1.0 };
+            let missing_facts =
+                if supported { Vec::new() } else { judged.first().map(|j| j.2.clone()).unwrap_or_default() };
+            CheckedSentence {
+                text: draft.text.clone(),
+                cited: draft.cited.clone(),
+                citations: if checkable { evidence.iter().map(|s| s.n).collect() } else { draft.cited.clone() },
+                support,
+                supported,
+                removed: !supported && config.unsupported == UnsupportedSentences::Remove,
+                missing_facts,
+                evidence,
+                checkable,
+            }
+        })
+        .collect()
+}
+
+/// The answer text after the check: kept sentences with their corrected citations.
+pub fn render(sentences: &[CheckedSentence], with_citations: impl Fn(&CheckedSentence) -> Vec<usize>) -> String {
+    let mut out = String::new();
+    for sentence in sentences.iter().filter(|s| !s.removed) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let citations: String = with_citations(sentence).iter().map(|n| format!("[{n}]")).collect();
+        let text = sentence.text.trim_end();
+        match text.char_indices().last() {
+            _ if citations.is_empty() => out.push_str(text),
+            Some((i, c)) if matches!(c, '.' | '!' | '?') => {
+                out.push_str(text[..i].trim_end());
+                out.push(' ');
+                out.push_str(&citations);
+                out.push(c);
+            }
+            _ => {
+                out.push_str(text);
+                out.push(' ');
+                out.push_str(&citations);
+            }
+        }
+    }
+    out
+}
+
+/// The answer's support: the mean of its kept, checkable sentences' support (0 when none is left).
+pub fn answer_support(sentences: &[CheckedSentence]) -> f32 {
+    let kept: Vec<f32> = sentences.iter().filter(|s| !s.removed && s.checkable).map(|s| s.support).collect();
+    if kept.is_empty() {
+        0.0
+    } else {
+        kept.iter().sum::<f32>() / kept.len() as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Passage;
+    use crate::terms::FactIndex;
+
+    fn passage(n: usize, text: &str) -> Passage {
+        Passage {
+            n,
+            document_path: format!("doc{n}.md"),
+            title: format!("Doc {n}"),
+            source: "s".into(),
+            page: None,
+            heading: None,
+            chunk_start: 100,
+            chunk_text: text.into(),
+            sentences: sentences::split(text),
+            text: text.into(),
+            terms: term_set(text),
+            facts: FactIndex::of(text),
+        }
+    }
+
+    fn config(unsupported: UnsupportedSentences) -> AnswerConfig {
+        AnswerConfig { unsupported, ..AnswerConfig::default() }
+    }
+
+    #[test]
+    fn drafts_take_citations_out_and_give_leading_ones_to_the_sentence_before() {
+        let drafts = drafts("The Normans took Sicily in 1091 [1]. They ruled it. [2, 3] Done [x].");
+        assert_eq!(
+            drafts,
+            [
+                Draft { text: "The Normans took Sicily in 1091.".into(), cited: vec![1] },
+                Draft { text: "They ruled it.".into(), cited: vec![2, 3] },
+                Draft { text: "Done [x].".into(), cited: vec![] },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_supported_sentence_keeps_its_citation_and_a_wrong_one_is_corrected() {
+        let passages = [
+            passage(1, "Bread needs flour and water. It bakes for 40 minutes."),
+            passage(2, "The Normans conquered Sicily in 1091 after thirty years."),
+        ];
+        let drafts = drafts("The Normans conquered Sicily in 1091 [1]. Bread bakes for 40 minutes [1].");
+        let checked = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        assert!(checked.iter().all(|s| s.supported && !s.removed));
+        assert_eq!(checked[0].citations, [2]);
+        assert_eq!(checked[1].citations, [1]);
+        assert_eq!(
+            render(&checked, |s| s.citations.clone()),
+            "The Normans conquered Sicily in 1091 [2]. Bread bakes for 40 minutes [1]."
+        );
+    }
+
+    #[test]
+    fn a_sentence_with_a_number_or_name_no_passage_has_is_unsupported() {
+        let passages = [passage(1, "The Normans conquered Sicily in 1091 after thirty years.")];
+        let drafts = drafts("The Normans conquered Sicily in 1092 [1]. The Saxons conquered Sicily [1].");
+        let removed = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        assert!(removed.iter().all(|s| !s.supported && s.removed && s.citations.is_empty()));
+        assert_eq!(removed[0].missing_facts, ["1092"]);
+        assert_eq!(removed[1].missing_facts, ["saxons"]);
+        assert_eq!(render(&removed, |s| s.citations.clone()), "");
+        assert_eq!(answer_support(&removed), 0.0);
+        let flagged = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Flag));
+        assert!(flagged.iter().all(|s| !s.supported && !s.removed));
+    }
+
+    #[test]
+    fn embeddings_support_a_paraphrase_the_words_miss() {
+        let passages = [passage(1, "Employees may work from home two days a week.")];
+        let drafts = drafts("Staff can telecommute twice weekly [1].");
+        let lexical_only = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        assert!(!lexical_only[0].supported);
+        let vectors = Vectors { drafts: vec![vec![1.0, 0.0]], passages: vec![vec![vec![0.8, 0.6]]] };
+        let with_vectors = check(&drafts, &passages, &vectors, &config(UnsupportedSentences::Remove));
+        assert!(with_vectors[0].supported);
+        assert_eq!(with_vectors[0].citations, [1]);
+    }
+}

@@ -1,0 +1,70 @@
+//! The mistral.rs backend on the real (smallest) GGUF model: streaming, statistics, token counting, and
+//! the bounded queue's refusals.
+
+use std::time::Duration;
+
+use lore_llm::mistral::LoadOptions;
+use lore_llm::{ChatMessage, ChatModel, LlmError, MistralModel, Sampling, TokenEvent};
+
+fn options(queue: usize, context_tokens: usize) -> LoadOptions {
+    LoadOptions { path: lore_testkit::language_model(), context_tokens, threads: 2, queue, dequantize_f16: false }
+}
+
+fn sampling(max_tokens: usize) -> Sampling {
+    Sampling { max_tokens, temperature: 0.0, top_p: 1.0, stop: Vec::new() }
+}
+
+fn question() -> Vec<ChatMessage> {
+    vec![ChatMessage::system("You are concise."), ChatMessage::user("Name three colours.")]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_tokens_then_statistics_and_refuses_past_the_queue() {
+    let model = MistralModel::load(options(1, 2048)).await.expect("the test model loads");
+    assert!(model.count_tokens("hello world, this is a test").await.unwrap() >= 5);
+
+    let mut generation = model.generate(question(), sampling(12)).await.unwrap();
+    // The only place in the queue is taken until this generation ends.
+    assert!(matches!(model.generate(question(), sampling(4)).await, Err(LlmError::Busy { waiting: 1 })));
+    let mut text = String::new();
+    let stats = loop {
+        match generation.events.recv().await.expect("the stream ends with Finished") {
+            TokenEvent::Text(piece) => text.push_str(&piece),
+            TokenEvent::Finished(stats) => break stats,
+            TokenEvent::Failed(reason) => panic!("generation failed: {reason}"),
+        }
+    };
+    assert!(!text.trim().is_empty());
+    assert!(stats.answer_tokens >= 1 && stats.answer_tokens <= 12, "{stats:?}");
+    assert!(stats.prompt_tokens > 5, "{stats:?}");
+    assert!(stats.time_to_first_token > Duration::ZERO && stats.time_to_first_token <= stats.total);
+
+    // Freed when the generation ended: a second one runs, and greedy sampling repeats itself.
+    let mut freed = false;
+    for _ in 0..50 {
+        if model.queued() == 0 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed, "the queue place was not released");
+    let (again, _) = model.generate(question(), sampling(12)).await.unwrap().collect().await.unwrap();
+    assert_eq!(again, text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_longer_than_the_context_is_refused_before_generating() {
+    let model = MistralModel::load(options(2, 512)).await.unwrap();
+    let long = "word ".repeat(600);
+    let result = model.generate(vec![ChatMessage::user(long)], sampling(16)).await;
+    assert!(matches!(result, Err(LlmError::PromptTooLong { context: 512, .. })), "{:?}", result.err());
+}
+
+#[tokio::test]
+async fn a_missing_model_file_says_how_to_get_one() {
+    let mut options = options(1, 1024);
+    options.path = "/nonexistent/model.gguf".into();
+    let error = MistralModel::load(options).await.err().expect("loading fails");
+    assert!(error.to_string().contains("scripts/fetch-models.sh"), "{error}");
+}

@@ -1,0 +1,221 @@
+//! `lore eval answers --squad FILE [--limit N]`: asks every question of a SQuAD v2 file (or an even sample
+//! of it, half unanswerable) with the local model, once, and scores the answer with the grounding guard
+//! off (as the model wrote it) and on (checked from the same draft), plus the guard's abstention threshold
+//! swept over the same answers, which is how `answer.min_evidence` is calibrated.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use lore_answer::{Answer, Answerer, Question};
+use lore_core::config::Config;
+use lore_eval::qa::{contains_gold, QaOutcome, QaQuestion, QaReport, QaSet};
+use lore_retrieve::{Access, Retriever};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{build_index, query_bar};
+use crate::engine;
+
+#[derive(Args)]
+pub struct AnswersArgs {
+    /// SQuAD v2 JSON file: each paragraph is a document; answerable questions have gold answers,
+    /// unanswerable ones should be declined.
+    #[arg(long, value_name = "FILE")]
+    pub squad: PathBuf,
+    /// Ask only N questions: half answerable, half not, spread over the whole file.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Abstention thresholds the report re-scores the guarded answers with.
+const EVIDENCE_SWEEP: [f32; 9] = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.67, 0.75, 0.85];
+
+#[derive(Serialize)]
+struct SweepPoint {
+    min_evidence: f32,
+    #[serde(flatten)]
+    report: QaReport,
+}
+
+/// One question's two answers: as the model wrote it, and checked with no evidence threshold (the
+/// threshold is applied when scoring, so that every threshold scores the same answers).
+struct Asked {
+    question: QaQuestion,
+    unguarded: Answer,
+    guarded: Answer,
+}
+
+pub async fn run(config: Config, args: AnswersArgs) -> anyhow::Result<ExitCode> {
+    let mut set = QaSet::from_squad(&args.squad)?;
+    if let Some(limit) = args.limit {
+        set.sample(limit);
+    }
+    let built = build_index(&config, &set.documents, &args.squad, set.questions.len()).await?;
+    let stores = built.syncer.stores();
+    let retriever = Retriever::new(
+        stores.text.clone(),
+        stores.vectors.clone(),
+        built.syncer.embedder().clone(),
+        config.retrieval.clone(),
+    );
+    let model = engine::load_language_model(&config).await?;
+    let model_name = model.name().to_string();
+    let answerer = Answerer::new(
+        retriever,
+        model,
+        built.syncer.embedder().clone(),
+        config.answer.clone(),
+        engine::sampling(&config),
+    );
+
+    let bar = query_bar(set.questions.len(), "answering");
+    let mut asked = Vec::with_capacity(set.questions.len());
+    for question in &set.questions {
+        let mut ask = Question::new(question.text.clone(), Access::Unrestricted);
+        ask.guard = Some(false);
+        let unguarded = answerer.ask(ask, None).await.with_context(|| format!("cannot answer {:?}", question.text))?;
+        let guarded = answerer.apply_guard(&unguarded, 0.0).await?;
+        asked.push(Asked { question: question.clone(), unguarded, guarded });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    let threshold = config.answer.min_evidence;
+    let guard_off = QaReport::of(&asked.iter().map(|a| unguarded_outcome(a, &built.paths)).collect::<Vec<_>>());
+    let guard_on = QaReport::of(&asked.iter().map(|a| guarded_outcome(a, threshold, &built.paths)).collect::<Vec<_>>());
+    let sweep: Vec<SweepPoint> = EVIDENCE_SWEEP
+        .iter()
+        .map(|&min_evidence| SweepPoint {
+            min_evidence,
+            report: QaReport::of(
+                &asked.iter().map(|a| guarded_outcome(a, min_evidence, &built.paths)).collect::<Vec<_>>(),
+            ),
+        })
+        .collect();
+    let run = json!({
+        "questions": set.questions.len(),
+        "documents": set.documents.len(),
+        "chunks": built.report.counts.chunks,
+        "model": model_name,
+        "min_evidence": threshold,
+        "context_budget_tokens": config.answer.context_budget_tokens,
+        "mean_prompt_tokens": mean(asked.iter().filter(|a| a.unguarded.generation.is_some()).map(|a| a.unguarded.prompt_tokens as f64)),
+    });
+    if args.json {
+        let out = json!({ "guard_on": guard_on, "guard_off": guard_off, "evidence_sweep": sweep, "run": run });
+        println!("{out}");
+    } else {
+        print_report(&guard_on, &guard_off, &sweep, &run);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        sum / n as f64
+    }
+}
+
+fn cites(answer: &Answer, gold: Option<&String>, paths: &std::collections::HashMap<String, String>) -> bool {
+    gold.is_some_and(|gold| answer.citations.iter().any(|c| paths.get(&c.document_path) == Some(gold)))
+}
+
+fn timing(answer: &Answer) -> (Option<f64>, Option<f64>) {
+    match &answer.generation {
+        Some(g) => (Some(g.time_to_first_token.as_secs_f64() * 1000.0), Some(g.decode_tokens_per_s)),
+        None => (None, None),
+    }
+}
+
+fn unguarded_outcome(asked: &Asked, paths: &std::collections::HashMap<String, String>) -> QaOutcome {
+    let answer = &asked.unguarded;
+    // The same sentences, judged by the guard's check (which this setting does not act on).
+    let judged: Vec<_> = asked.guarded.sentences.iter().filter(|s| s.checkable).collect();
+    let (first_token_ms, decode_tokens_per_s) = timing(answer);
+    QaOutcome {
+        answerable: asked.question.gold_document.is_some(),
+        abstained: answer.abstained,
+        contains_gold: contains_gold(&answer.text, &asked.question.answers),
+        cites_gold: cites(answer, asked.question.gold_document.as_ref(), paths),
+        sentences: judged.len(),
+        unsupported: judged.iter().filter(|s| !s.supported).count(),
+        removed: 0,
+        support: asked.guarded.sentences.iter().filter(|s| s.checkable).map(|s| s.support).sum::<f32>()
+            / judged.len().max(1) as f32,
+        first_token_ms,
+        decode_tokens_per_s,
+    }
+}
+
+fn guarded_outcome(asked: &Asked, min_evidence: f32, paths: &std::collections::HashMap<String, String>) -> QaOutcome {
+    let answer = &asked.guarded;
+    let weak = answer.evidence < min_evidence;
+    let (first_token_ms, decode_tokens_per_s) = timing(&asked.unguarded);
+    let delivered: Vec<_> = answer.sentences.iter().filter(|s| s.checkable && !s.removed).collect();
+    let abstained = weak || answer.abstained;
+    QaOutcome {
+        answerable: asked.question.gold_document.is_some(),
+        abstained,
+        contains_gold: !abstained && contains_gold(&answer.text, &asked.question.answers),
+        cites_gold: !abstained && cites(answer, asked.question.gold_document.as_ref(), paths),
+        sentences: if abstained { 0 } else { delivered.len() },
+        unsupported: if abstained { 0 } else { delivered.iter().filter(|s| !s.supported).count() },
+        removed: if weak { 0 } else { answer.sentences.iter().filter(|s| s.removed).count() },
+        support: if abstained { 0.0 } else { answer.support },
+        // A weak-evidence abstention skips the model: no first token to wait for.
+        first_token_ms: if weak { None } else { first_token_ms },
+        decode_tokens_per_s: if weak { None } else { decode_tokens_per_s },
+    }
+}
+
+fn print_report(on: &QaReport, off: &QaReport, sweep: &[SweepPoint], run: &serde_json::Value) {
+    println!(
+        "lore eval answers: {} questions ({} answerable, {} unanswerable) over {} documents, model {}",
+        run["questions"],
+        on.answerable,
+        on.unanswerable,
+        run["documents"],
+        run["model"].as_str().unwrap_or("?")
+    );
+    println!("  {:<34} {:>10} {:>10}", "", "guard on", "guard off");
+    let rows: [(&str, f64, f64); 9] = [
+        ("answer contains gold (answerable)", on.answer_contains_gold, off.answer_contains_gold),
+        ("gold paragraph cited (answerable)", on.gold_citation, off.gold_citation),
+        ("abstained (unanswerable)", on.abstention_unanswerable, off.abstention_unanswerable),
+        ("abstained (answerable)", on.abstention_answerable, off.abstention_answerable),
+        ("unsupported sentences", on.unsupported_sentences, off.unsupported_sentences),
+        ("sentences removed", on.removed_sentences, off.removed_sentences),
+        ("mean support", on.mean_support, off.mean_support),
+        ("time to first token p50 (ms)", on.ttft_p50_ms, off.ttft_p50_ms),
+        ("decode tokens/s", on.decode_tokens_per_s, off.decode_tokens_per_s),
+    ];
+    for (name, a, b) in rows {
+        println!("  {name:<34} {a:>10.3} {b:>10.3}");
+    }
+    println!(
+        "  mean prompt tokens {:.0}; guard on uses answer.min_evidence = {}",
+        run["mean_prompt_tokens"].as_f64().unwrap_or(0.0),
+        run["min_evidence"]
+    );
+    println!("  abstention threshold sweep (guard on, same answers):");
+    println!("    {:>12} {:>10} {:>10} {:>12} {:>12}", "min_evidence", "gold", "cited", "abstain(u)", "abstain(a)");
+    for point in sweep {
+        let r = &point.report;
+        println!(
+            "    {:>12} {:>10.3} {:>10.3} {:>12.3} {:>12.3}",
+            point.min_evidence,
+            r.answer_contains_gold,
+            r.gold_citation,
+            r.abstention_unanswerable,
+            r.abstention_answerable
+        );
+    }
+}
