@@ -4,10 +4,12 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    // pdf-extract and lopdf warn about every odd glyph of real-world PDFs, and Qdrant Edge about
-    // process-wide settings that only its own server can initialise: noise, not news.
-    let filter = EnvFilter::try_from_env("LORE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,pdf_extract=error,lopdf=error,qdrant_edge=error"));
+    // pdf-extract and lopdf warn about every odd glyph of real-world PDFs, Qdrant Edge about
+    // process-wide settings that only its own server can initialise, and mistral.rs about GPU features
+    // a CPU run never uses: noise, not news.
+    let filter = EnvFilter::try_from_env("LORE_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("warn,pdf_extract=error,lopdf=error,qdrant_edge=error,mistralrs_core=error")
+    });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     install_panic_hook();
 }
