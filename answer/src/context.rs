@@ -40,6 +40,10 @@ pub struct Passage {
     pub text: String,
     #[serde(skip)]
     pub terms: HashSet<String>,
+    /// The content terms of each of `sentences`, in order: the guard compares every answer sentence
+    /// with every passage sentence, so they are analysed once, here.
+    #[serde(skip)]
+    pub sentence_terms: Vec<HashSet<String>>,
     #[serde(skip)]
     pub facts: FactIndex,
 }
@@ -61,6 +65,8 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
     let question_terms = content_terms(question);
     let budget_chars = (budget_tokens as f32 * CHARS_PER_TOKEN) as usize;
     let split: Vec<Vec<Sentence>> = hits.iter().map(|hit| sentences::split(&hit.text)).collect();
+    let mut split_terms: Vec<Vec<HashSet<String>>> =
+        split.iter().map(|sentences| sentences.iter().map(|s| term_set(&s.text)).collect()).collect();
     let mut chosen: Vec<Vec<bool>> = split.iter().map(|s| vec![false; s.len()]).collect();
     let mut used = 0usize;
     let mut take = |hit: usize, index: usize, chosen: &mut Vec<Vec<bool>>| {
@@ -75,9 +81,9 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
 
     // First the sentences that match the question, best first; the hit's rank breaks ties.
     let mut matching: Vec<(f32, usize, usize)> = Vec::new();
-    for (hit, sentences) in split.iter().enumerate() {
-        for (index, sentence) in sentences.iter().enumerate() {
-            let score = coverage(&question_terms, &term_set(&sentence.text));
+    for (hit, sentence_terms) in split_terms.iter().enumerate() {
+        for (index, terms) in sentence_terms.iter().enumerate() {
+            let score = coverage(&question_terms, terms);
             if score > 0.0 && !question_terms.is_empty() {
                 matching.push((score - hit as f32 * 0.05, hit, index));
             }
@@ -111,14 +117,19 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
 
     let mut passages = Vec::new();
     for (hit_index, (hit, sentences)) in hits.iter().zip(split).enumerate() {
-        let kept: Vec<(usize, Sentence)> =
-            sentences.into_iter().enumerate().filter(|(i, _)| chosen[hit_index][*i]).collect();
+        let kept: Vec<(usize, Sentence, HashSet<String>)> = sentences
+            .into_iter()
+            .zip(std::mem::take(&mut split_terms[hit_index]))
+            .enumerate()
+            .filter(|(i, _)| chosen[hit_index][*i])
+            .map(|(i, (sentence, terms))| (i, sentence, terms))
+            .collect();
         if kept.is_empty() {
             continue;
         }
         let mut text = String::new();
         let mut previous: Option<usize> = None;
-        for (index, sentence) in &kept {
+        for (index, sentence, _) in &kept {
             match previous {
                 None if *index > 0 => text.push_str(GAP.trim_start()),
                 None => {}
@@ -128,7 +139,8 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
             text.push_str(&sentence.text);
             previous = Some(*index);
         }
-        let sentences: Vec<Sentence> = kept.into_iter().map(|(_, s)| s).collect();
+        let (sentences, sentence_terms): (Vec<Sentence>, Vec<HashSet<String>>) =
+            kept.into_iter().map(|(_, sentence, terms)| (sentence, terms)).unzip();
         passages.push(Passage {
             n: passages.len() + 1,
             document_path: hit.document_path.clone(),
@@ -141,6 +153,7 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
             terms: term_set(&text),
             facts: FactIndex::of(&text),
             sentences,
+            sentence_terms,
             text,
         });
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::context::Passage;
 use crate::sentences;
-use crate::terms::{content_terms, coverage, facts, term_set, Fact};
+use crate::terms::{content_terms, coverage, facts, Fact};
 
 /// A sentence of the answer as the model wrote it, its citations taken out.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,13 +135,13 @@ fn support_in(
     let mut best_sentence = 0;
     let mut best_sentence_score = f32::MIN;
     let mut semantic = 0.0f32;
-    for (index, sentence) in passage.sentences.iter().enumerate() {
+    for (index, sentence_terms) in passage.sentence_terms.iter().enumerate() {
         let cosine = match (draft_vector, passage_vectors.and_then(|v| v.get(index))) {
             (Some(a), Some(b)) => dot(a, b),
             _ => 0.0,
         };
         semantic = semantic.max(cosine);
-        let score = cosine + coverage(draft_terms, &term_set(&sentence.text));
+        let score = cosine + coverage(draft_terms, sentence_terms);
         if score > best_sentence_score {
             best_sentence_score = score;
             best_sentence = index;
@@ -262,9 +262,10 @@ pub fn answer_support(sentences: &[CheckedSentence]) -> f32 {
 mod tests {
     use super::*;
     use crate::context::Passage;
-    use crate::terms::FactIndex;
+    use crate::terms::{term_set, FactIndex};
 
     fn passage(n: usize, text: &str) -> Passage {
+        let sentences = sentences::split(text);
         Passage {
             n,
             document_path: format!("doc{n}.md"),
@@ -274,7 +275,8 @@ mod tests {
             heading: None,
             chunk_start: 100,
             chunk_text: text.into(),
-            sentences: sentences::split(text),
+            sentence_terms: sentences.iter().map(|s| term_set(&s.text)).collect(),
+            sentences,
             text: text.into(),
             terms: term_set(text),
             facts: FactIndex::of(text),

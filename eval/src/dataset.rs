@@ -36,47 +36,76 @@ fn format_error(path: &Path, format: &'static str, reason: impl ToString) -> Eva
     EvalError::Format { path: path.to_path_buf(), format, reason: reason.to_string() }
 }
 
+/// A SQuAD v2 file as it is stored; [`Squad::read`] parses one.
 #[derive(Deserialize)]
-struct Squad {
-    data: Vec<SquadArticle>,
+pub(crate) struct Squad {
+    pub data: Vec<SquadArticle>,
 }
 
 #[derive(Deserialize)]
-struct SquadArticle {
-    title: String,
-    paragraphs: Vec<SquadParagraph>,
+pub(crate) struct SquadArticle {
+    pub title: String,
+    pub paragraphs: Vec<SquadParagraph>,
 }
 
 #[derive(Deserialize)]
-struct SquadParagraph {
-    context: String,
-    qas: Vec<SquadQuestion>,
+pub(crate) struct SquadParagraph {
+    pub context: String,
+    pub qas: Vec<SquadQuestion>,
 }
 
 #[derive(Deserialize)]
-struct SquadQuestion {
-    id: String,
-    question: String,
+pub(crate) struct SquadQuestion {
+    pub id: String,
+    pub question: String,
     #[serde(default)]
-    is_impossible: bool,
+    pub is_impossible: bool,
+    #[serde(default)]
+    pub answers: Vec<SquadAnswer>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SquadAnswer {
+    pub text: String,
+}
+
+impl Squad {
+    pub fn read(path: &Path) -> Result<Self, EvalError> {
+        serde_json::from_str(&read(path)?).map_err(|e| format_error(path, "SQuAD JSON", e))
+    }
+
+    /// The id every evaluation gives the `p`th paragraph of the `a`th article.
+    pub fn paragraph_id(a: usize, p: usize) -> String {
+        format!("a{a:03}-p{p:04}")
+    }
+
+    /// Each paragraph as a document, titled by its article.
+    pub fn documents(&self) -> Vec<EvalDocument> {
+        let mut documents = Vec::new();
+        for (a, article) in self.data.iter().enumerate() {
+            let title = article.title.replace('_', " ");
+            for (p, paragraph) in article.paragraphs.iter().enumerate() {
+                let text = paragraph.context.clone();
+                documents.push(EvalDocument { id: Self::paragraph_id(a, p), title: title.clone(), text });
+            }
+        }
+        documents
+    }
 }
 
 impl Dataset {
     /// SQuAD v2 JSON: each paragraph is a document (titled by its article); each answerable question is a
     /// query whose one relevant document is its paragraph. Unanswerable questions have no gold passage.
     pub fn from_squad(path: &Path) -> Result<Self, EvalError> {
-        let squad: Squad = serde_json::from_str(&read(path)?).map_err(|e| format_error(path, "SQuAD JSON", e))?;
-        let mut documents = Vec::new();
+        let squad = Squad::read(path)?;
+        let documents = squad.documents();
         let mut queries = Vec::new();
         for (a, article) in squad.data.into_iter().enumerate() {
-            let title = article.title.replace('_', " ");
             for (p, paragraph) in article.paragraphs.into_iter().enumerate() {
-                let id = format!("a{a:03}-p{p:04}");
                 for question in paragraph.qas.into_iter().filter(|q| !q.is_impossible) {
-                    let relevant = HashMap::from([(id.clone(), 1)]);
+                    let relevant = HashMap::from([(Squad::paragraph_id(a, p), 1)]);
                     queries.push(EvalQuery { id: question.id, text: question.question, relevant });
                 }
-                documents.push(EvalDocument { id, title: title.clone(), text: paragraph.context });
             }
         }
         if queries.is_empty() {

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::dataset::{Dataset, EvalDocument};
+use crate::dataset::{EvalDocument, Squad};
 use crate::metrics::percentile;
 use crate::EvalError;
 
@@ -25,51 +25,15 @@ pub struct QaSet {
     pub questions: Vec<QaQuestion>,
 }
 
-#[derive(Deserialize)]
-struct Squad {
-    data: Vec<Article>,
-}
-
-#[derive(Deserialize)]
-struct Article {
-    paragraphs: Vec<Paragraph>,
-}
-
-#[derive(Deserialize)]
-struct Paragraph {
-    qas: Vec<Qa>,
-}
-
-#[derive(Deserialize)]
-struct Qa {
-    id: String,
-    question: String,
-    #[serde(default)]
-    is_impossible: bool,
-    #[serde(default)]
-    answers: Vec<SquadAnswer>,
-}
-
-#[derive(Deserialize)]
-struct SquadAnswer {
-    text: String,
-}
-
 impl QaSet {
-    /// SQuAD v2 JSON: the documents as [`Dataset::from_squad`] makes them, and every question.
+    /// SQuAD v2 JSON: the documents as `Dataset::from_squad` makes them, and every question.
     pub fn from_squad(path: &Path) -> Result<Self, EvalError> {
-        let documents = Dataset::from_squad(path)?.documents;
-        let raw =
-            std::fs::read_to_string(path).map_err(|source| EvalError::Read { path: path.to_path_buf(), source })?;
-        let squad: Squad = serde_json::from_str(&raw).map_err(|e| EvalError::Format {
-            path: path.to_path_buf(),
-            format: "SQuAD JSON",
-            reason: e.to_string(),
-        })?;
+        let squad = Squad::read(path)?;
+        let documents = squad.documents();
         let mut questions = Vec::new();
         for (a, article) in squad.data.into_iter().enumerate() {
             for (p, paragraph) in article.paragraphs.into_iter().enumerate() {
-                let id = format!("a{a:03}-p{p:04}");
+                let id = Squad::paragraph_id(a, p);
                 for qa in paragraph.qas {
                     let answerable = !qa.is_impossible;
                     questions.push(QaQuestion {

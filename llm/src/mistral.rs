@@ -21,6 +21,17 @@ use tokio::sync::mpsc;
 use crate::admission::{Admission, Ticket};
 use crate::{ChatMessage, ChatModel, Generation, GenerationStats, LlmError, Result, Role, Sampling, TokenEvent};
 
+/// Sets what candle only reads from the environment: its thread count (rayon's global pool, which
+/// nothing else in Lore uses) and whether quantized weights are expanded to F16 at load. Call it at the
+/// start of `main`, before any other thread exists: changing the environment of a running
+/// multi-threaded process races with the threads that read it.
+pub fn configure_process(threads: usize, dequantize_f16: bool) {
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    if dequantize_f16 {
+        std::env::set_var("CANDLE_DEQUANTIZE_ALL_F16", "1");
+    }
+}
+
 /// The loaded model, shared by every request of the process.
 pub struct MistralModel {
     model: Arc<Model>,
@@ -36,7 +47,6 @@ pub struct LoadOptions {
     pub context_tokens: usize,
     pub threads: usize,
     pub queue: usize,
-    pub dequantize_f16: bool,
 }
 
 impl LoadOptions {
@@ -46,7 +56,6 @@ impl LoadOptions {
             context_tokens: config.generation.context_tokens,
             threads: config.generation_threads(),
             queue: config.generation.queue,
-            dequantize_f16: config.generation.dequantize_f16,
         }
     }
 }
@@ -59,11 +68,11 @@ impl MistralModel {
             return Err(LlmError::ModelMissing(path));
         }
         let (dir, file) = split_model_path(&path)?;
-        // candle reads both once per thread, at its first quantized matmul or load: they have to be set
-        // before the model is touched. The thread count is also rayon's, which nothing else here uses.
-        std::env::set_var("RAYON_NUM_THREADS", options.threads.to_string());
-        if options.dequantize_f16 {
-            std::env::set_var("CANDLE_DEQUANTIZE_ALL_F16", "1");
+        if std::env::var("RAYON_NUM_THREADS").ok() != Some(options.threads.to_string()) {
+            tracing::warn!(
+                threads = options.threads,
+                "configure_process was not called with these threads; candle uses rayon's default"
+            );
         }
         let started = Instant::now();
         let max_seq_len = options.context_tokens;

@@ -7,7 +7,7 @@ use lore_llm::mistral::LoadOptions;
 use lore_llm::{ChatMessage, ChatModel, LlmError, MistralModel, Sampling, TokenEvent};
 
 fn options(queue: usize, context_tokens: usize) -> LoadOptions {
-    LoadOptions { path: lore_testkit::language_model(), context_tokens, threads: 2, queue, dequantize_f16: false }
+    LoadOptions { path: lore_testkit::language_model(), context_tokens, threads: 2, queue }
 }
 
 fn sampling(max_tokens: usize) -> Sampling {

@@ -56,6 +56,15 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return terminal::fail(&anyhow::Error::new(e)),
     };
+    // Before the runtime's threads exist (see configure_process). A benchmark's --threads wins.
+    let threads = match &cli.command {
+        Command::Bench(commands::bench::BenchCommand::Generate(args)) => args.threads,
+        _ => None,
+    };
+    lore_llm::mistral::configure_process(
+        threads.unwrap_or_else(|| config.generation_threads()),
+        config.generation.dequantize_f16,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lore-async")

@@ -16,6 +16,24 @@ pub fn print_error(error: &anyhow::Error) {
     }
 }
 
+/// ANSI escapes for bold, dim and reset, or empty strings when output is not styled.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub bold: &'static str,
+    pub dim: &'static str,
+    pub reset: &'static str,
+}
+
+impl Style {
+    pub fn new(styled: bool) -> Self {
+        if styled {
+            Self { bold: "\x1b[1m", dim: "\x1b[2m", reset: "\x1b[0m" }
+        } else {
+            Self { bold: "", dim: "", reset: "" }
+        }
+    }
+}
+
 /// 12345 -> "12,345".
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

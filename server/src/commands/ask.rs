@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::commands::scope::ScopeArgs;
 use crate::engine;
+use crate::terminal::Style;
 
 #[derive(Args)]
 pub struct AskArgs {
@@ -113,7 +114,7 @@ async fn loading<T>(message: &'static str, work: impl std::future::Future<Output
 /// Asks, printing the answer's tokens as they arrive, then the check's verdict and the sources.
 async fn ask_streaming(answerer: &Answerer, question: Question) -> anyhow::Result<Answer> {
     let styled = std::io::stdout().is_terminal();
-    let (bold, dim, reset) = if styled { ("\x1b[1m", "\x1b[2m", "\x1b[0m") } else { ("", "", "") };
+    let Style { bold, dim, reset } = Style::new(styled);
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let asking = {
         let answerer = answerer.clone();
@@ -188,7 +189,7 @@ fn abstention_note(answer: &Answer) -> &'static str {
 }
 
 fn print_citations(answer: &Answer, styled: bool) {
-    let (bold, dim, reset) = if styled { ("\x1b[1m", "\x1b[2m", "\x1b[0m") } else { ("", "", "") };
+    let Style { bold, dim, reset } = Style::new(styled);
     if answer.citations.is_empty() {
         return;
     }
@@ -204,7 +205,7 @@ fn print_citations(answer: &Answer, styled: bool) {
 }
 
 fn print_sources(heading: &str, answer: &Answer, styled: bool) {
-    let (bold, dim, reset) = if styled { ("\x1b[1m", "\x1b[2m", "\x1b[0m") } else { ("", "", "") };
+    let Style { bold, dim, reset } = Style::new(styled);
     if answer.passages.is_empty() {
         return;
     }

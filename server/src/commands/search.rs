@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::commands::scope::ScopeArgs;
 use crate::engine;
+use crate::terminal::Style;
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -106,7 +107,7 @@ pub fn results_json(results: &SearchResults) -> Value {
 
 fn print_results(results: &SearchResults, offset: usize) {
     let styled = std::io::stdout().is_terminal();
-    let (bold, dim, reset) = if styled { ("\x1b[1m", "\x1b[2m", "\x1b[0m") } else { ("", "", "") };
+    let Style { bold, dim, reset } = Style::new(styled);
     if results.query_truncated {
         eprintln!("note: the query was long and only its beginning was searched");
     }
