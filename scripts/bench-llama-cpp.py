@@ -9,7 +9,6 @@ builds it from its PyPI source package in a throwaway venv).
 """
 
 import json
-import resource
 import sys
 import time
 
@@ -17,7 +16,13 @@ from llama_cpp import Llama
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    # VmHWM, not getrusage: Linux carries ru_maxrss across exec, so a process started by a big parent
+    # (lore, with its own model loaded) would report the parent's peak.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def run_once(llm: Llama, messages, max_tokens: int) -> dict:

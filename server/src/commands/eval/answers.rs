@@ -27,6 +27,10 @@ pub struct AnswersArgs {
     /// Ask only N questions: half answerable, half not, spread over the whole file.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Also write one JSON line per question to FILE: the question, its gold answers, the model's draft,
+    /// the checked answer and why it abstained, for reading what the numbers summarise.
+    #[arg(long, value_name = "FILE")]
+    pub transcript: Option<PathBuf>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -84,6 +88,9 @@ pub async fn run(config: Config, args: AnswersArgs) -> anyhow::Result<ExitCode> 
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if let Some(path) = &args.transcript {
+        write_transcript(path, &asked).with_context(|| format!("cannot write {}", path.display()))?;
+    }
 
     let threshold = config.answer.min_evidence;
     let guard_off = QaReport::of(&asked.iter().map(|a| unguarded_outcome(a, &built.paths)).collect::<Vec<_>>());
@@ -113,6 +120,27 @@ pub async fn run(config: Config, args: AnswersArgs) -> anyhow::Result<ExitCode> 
         print_report(&guard_on, &guard_off, &sweep, &run);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_transcript(path: &std::path::Path, asked: &[Asked]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for a in asked {
+        let line = json!({
+            "question": a.question.text,
+            "gold_answers": a.question.answers,
+            "answerable": a.question.gold_document.is_some(),
+            "evidence": a.guarded.evidence,
+            "prompt_tokens": a.unguarded.prompt_tokens,
+            "draft": a.unguarded.draft,
+            "checked": a.guarded.text,
+            "abstention": a.guarded.abstention,
+            "support": a.guarded.support,
+            "passages": a.unguarded.passages.iter().map(|p| json!({"n": p.n, "title": p.title, "text": p.text})).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
