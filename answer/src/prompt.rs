@@ -9,19 +9,22 @@ use crate::context::Passage;
 /// paraphrases small models make of it.
 pub const DECLINE: &str = "The documents don't answer this.";
 
-const INSTRUCTIONS: &str = "You answer questions using only the numbered passages you are given. \
-Write one to three short sentences. Use only facts stated in the passages. \
-End every sentence with the number of the passage it comes from, like [1] or [2]. \
-If the passages do not contain the answer, reply exactly: The documents don't answer this.";
+/// Measured with the default 0.5B model on 30 SQuAD questions (greedy, the same passages each time):
+/// - This prompt: the gold answer in 5 of 15 answerable questions; declines 7 of 15 unanswerable
+///   and 4 of 15 answerable.
+/// - Without its last sentence: 6 of 15, but it never declines.
+/// - Passages headed "[1] Title", or any request to cite "[n]": the model copies the header instead
+///   of answering ("[1] Normans"), 0 to 2 of 15.
+/// So the model is asked for the answer only, and the guard attributes each sentence to the passage
+/// that supports it (`guard::check`); a citation the model writes anyway is parsed and checked.
+const INSTRUCTIONS: &str = "Answer the user's question using only the passages the user gives. \
+Answer in one sentence. If the passages do not contain the answer, say: The documents don't answer this.";
 
 /// The messages for one question.
 pub fn messages(passages: &[Passage], question: &str) -> Vec<ChatMessage> {
-    let mut user = String::from("Passages:\n");
+    let mut user = String::new();
     for passage in passages {
-        user.push_str(&format!("[{}] {}", passage.n, label(passage)));
-        user.push('\n');
-        user.push_str(&passage.text);
-        user.push_str("\n\n");
+        user.push_str(&format!("Passage {} ({}): {}\n\n", passage.n, label(passage), passage.text));
     }
     user.push_str("Question: ");
     user.push_str(question.trim());
