@@ -12,4 +12,4 @@ lore="${CARGO_TARGET_DIR:-target}/debug/lore"
 "$lore" ingest samples --source samples
 "$lore" status --check
 "$lore" search "how do I connect to the VPN from a hotel"
-"$lore" ask "How do I connect to the VPN from a hotel?"
+"$lore" ask "Which UDP port does the VPN use?"

@@ -151,11 +151,17 @@ async fn ask_streaming(answerer: &Answerer, question: Question) -> anyhow::Resul
     }
     let removed = answer.sentences.iter().filter(|s| s.removed).count();
     let flagged = answer.sentences.iter().filter(|s| !s.supported && !s.removed).count();
-    let corrected = answer.sentences.iter().filter(|s| !s.removed && s.citations != s.cited).count();
-    if removed + corrected > 0 {
+    let kept = || answer.sentences.iter().filter(|s| !s.removed && s.citations != s.cited);
+    // The prompt does not ask the model to cite, so most citations are added, not corrected.
+    let added = kept().filter(|s| s.cited.is_empty()).count();
+    let corrected = kept().filter(|s| !s.cited.is_empty()).count();
+    if removed + added + corrected > 0 {
         let mut changes = Vec::new();
         if removed > 0 {
             changes.push(format!("{removed} unsupported sentence(s) removed"));
+        }
+        if added > 0 {
+            changes.push(format!("citations added to {added} sentence(s)"));
         }
         if corrected > 0 {
             changes.push(format!("{corrected} citation(s) corrected"));
