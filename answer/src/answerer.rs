@@ -138,14 +138,6 @@ impl Answerer {
         Self { retriever, model, embedder, config, sampling }
     }
 
-    pub fn config(&self) -> &AnswerConfig {
-        &self.config
-    }
-
-    pub fn model(&self) -> &Arc<dyn ChatModel> {
-        &self.model
-    }
-
     pub async fn ask(
         &self,
         question: Question,

@@ -1,7 +1,8 @@
 //! Give it a question and its search hits, get the numbered passages a prompt quotes, within a token
-//! budget. A small model on a few cores reads a prompt at about 100 tokens a second, so whole chunks of
-//! five hits (1,500+ tokens) would cost 15 s before the first word: the sentences that share the most
-//! words with the question go in first, then their neighbours in the best hits, while the budget lasts.
+//! budget. The default small model reads a prompt at about 20 tokens a second on two cores, so whole
+//! chunks of five hits (1,500+ tokens) would cost over a minute before the first word: the sentences
+//! that share the most words with the question go in first, then their neighbours in the best hits,
+//! while the budget lasts.
 
 use std::collections::HashSet;
 
@@ -150,7 +151,8 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
             heading: hit.heading.clone(),
             chunk_start: hit.start,
             chunk_text: hit.text.clone(),
-            terms: term_set(&text),
+            // The union of the sentences' terms: the text is those sentences, so no second analysis.
+            terms: sentence_terms.iter().flatten().cloned().collect(),
             facts: FactIndex::of(&text),
             sentences,
             sentence_terms,

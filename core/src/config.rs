@@ -155,8 +155,8 @@ pub struct GenerationConfig {
     pub max_answer_tokens: usize,
     /// Generations running or waiting at once; past it a request is refused as busy.
     pub queue: usize,
-    /// Weights dequantized to f16 at load: prompt reading about 2.5x faster, about 1 GiB more memory
-    /// for the 0.5B model. Unneeded for Q8_0/Q4_0 files, which have fast kernels as they are.
+    /// Weights dequantized to f16 at load. Measured on the default Q8_0 0.5B model, 2 cores: prompt
+    /// reading 2x faster, answer writing 3x slower, 1 GiB more memory (BENCHMARKS.md).
     pub dequantize_f16: bool,
 }
 
@@ -191,8 +191,9 @@ pub enum UnsupportedSentences {
 pub struct AnswerConfig {
     /// Hits retrieved for a question, before passages are trimmed to the budget.
     pub passages: usize,
-    /// Tokens (of the language model) the numbered passages may take in the prompt. A small model on
-    /// two cores reads about 100 prompt tokens a second, so this bounds the time to the first token.
+    /// Tokens (of the language model) the numbered passages may take in the prompt. The default 0.5B
+    /// model reads about 20 prompt tokens a second on two cores (BENCHMARKS.md), so this bounds the
+    /// time to the first token.
     pub context_budget_tokens: usize,
     /// The check after generation: off answers as the model wrote them.
     pub guard: bool,
@@ -202,8 +203,8 @@ pub struct AnswerConfig {
     /// ...or its embedding is at least this similar to a passage sentence's (and its numbers, dates
     /// and names all appear in that passage either way).
     pub min_semantic_support: f32,
-    /// Questions whose best passage covers less than this share of their content words (weighted by
-    /// rarity) are not answered. Calibrated with `lore eval answers` (BENCHMARKS.md).
+    /// Questions whose best passage covers less than this share of their content words are not
+    /// answered. Calibrated with `lore eval answers` (BENCHMARKS.md).
     pub min_evidence: f32,
     /// Earlier turns of a conversation kept for follow-up questions.
     pub history_turns: usize,

@@ -45,9 +45,7 @@ pub async fn run_ask(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> 
     }
     let stores = engine::open_existing_stores(&config, "lore ask").await?;
     let answerer = loading("loading the language model", engine::answerer(&config, &stores)).await?;
-    let mut question = Question::new(args.question.clone(), args.scope.access());
-    question.narrowing = args.scope.narrowing();
-    question.guard = args.no_guard.then_some(false);
+    let question = question(&args.question, &args.scope, args.no_guard);
     if args.json {
         let answer = answerer.ask(question, None).await.context("cannot answer")?;
         println!("{}", serde_json::to_string(&answer_json(&answer)).expect("answers serialise"));
@@ -85,9 +83,7 @@ pub async fn run_chat(config: Config, args: ChatArgs) -> anyhow::Result<ExitCode
         if text.is_empty() {
             break;
         }
-        let mut question = Question::new(text, args.scope.access());
-        question.narrowing = args.scope.narrowing();
-        question.guard = args.no_guard.then_some(false);
+        let mut question = question(text, &args.scope, args.no_guard);
         question.history = history.clone();
         match ask_streaming(&answerer, question).await {
             Ok(answer) => history.push(Turn { question: text.to_string(), answer: answer.text }),
@@ -95,6 +91,14 @@ pub async fn run_chat(config: Config, args: ChatArgs) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A question as the flags of `lore ask` and `lore chat` scope it.
+fn question(text: &str, scope: &ScopeArgs, no_guard: bool) -> Question {
+    let mut question = Question::new(text, scope.access());
+    question.narrowing = scope.narrowing();
+    question.guard = no_guard.then_some(false);
+    question
 }
 
 /// Awaits `work` behind a spinner on stderr (when it is a terminal).
