@@ -162,9 +162,55 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
     passages
 }
 
-/// How well the passages cover the question: the best passage's share of the question's content words.
-/// Low values mean the search found related text, not an answer.
+/// How well the passages cover the question: the best passage's share of the question's content words,
+/// counting the title and heading the prompt shows with it ("Which port does the VPN use?" is covered
+/// by "UDP port 51820" under "VPN setup"). Low values mean the search found related text, not an answer.
 pub fn evidence(question: &str, passages: &[Passage]) -> f32 {
     let terms = content_terms(question);
-    passages.iter().map(|p| coverage(&terms, &p.terms)).fold(0.0, f32::max)
+    if terms.is_empty() {
+        return 1.0;
+    }
+    passages
+        .iter()
+        .map(|p| {
+            let label = term_set(&crate::prompt::label(p));
+            terms.iter().filter(|t| p.terms.contains(*t) || label.contains(*t)).count() as f32 / terms.len() as f32
+        })
+        .fold(0.0, f32::max)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A passage of `text` from "Doc n", as `select` makes them.
+    pub(crate) fn passage(n: usize, text: &str) -> Passage {
+        let sentences = sentences::split(text);
+        Passage {
+            n,
+            document_path: format!("doc{n}.md"),
+            title: format!("Doc {n}"),
+            source: "s".into(),
+            page: None,
+            heading: None,
+            chunk_start: 100,
+            chunk_text: text.into(),
+            sentence_terms: sentences.iter().map(|s| term_set(&s.text)).collect(),
+            sentences,
+            text: text.into(),
+            terms: term_set(text),
+            facts: FactIndex::of(text),
+        }
+    }
+
+    #[test]
+    fn evidence_is_the_best_passage_share_of_question_words_with_its_title() {
+        let question = "Which UDP port does the VPN use?";
+        let mut vpn = passage(1, "The tunnel uses UDP port 51820.");
+        assert_eq!(evidence(question, &[vpn.clone()]), 0.75);
+        vpn.title = "VPN setup".into();
+        let printer = passage(2, "The printer uses port 9100.");
+        assert_eq!(evidence(question, &[printer, vpn]), 1.0);
+        assert_eq!(evidence("What is the capital of Peru?", &[passage(3, "Lima has a port.")]), 0.0);
+    }
 }

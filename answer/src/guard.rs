@@ -175,8 +175,10 @@ pub fn check(drafts: &[Draft], passages: &[Passage], vectors: &Vectors, config: 
         .iter()
         .enumerate()
         .map(|(index, draft)| {
-            let terms = content_terms(&draft.text);
             let facts = facts(&draft.text);
+            // Numbers are checked as facts, which also find them written as words ("5" in "five").
+            let terms: Vec<String> =
+                content_terms(&draft.text).into_iter().filter(|t| !t.chars().all(|c| c.is_ascii_digit())).collect();
             let checkable = !terms.is_empty() || !facts.is_empty();
             let draft_vector = vectors.drafts.get(index).map(Vec::as_slice);
             let mut judged: Vec<(Support, bool, Vec<String>)> = passages
@@ -261,27 +263,7 @@ pub fn answer_support(sentences: &[CheckedSentence]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Passage;
-    use crate::terms::{term_set, FactIndex};
-
-    fn passage(n: usize, text: &str) -> Passage {
-        let sentences = sentences::split(text);
-        Passage {
-            n,
-            document_path: format!("doc{n}.md"),
-            title: format!("Doc {n}"),
-            source: "s".into(),
-            page: None,
-            heading: None,
-            chunk_start: 100,
-            chunk_text: text.into(),
-            sentence_terms: sentences.iter().map(|s| term_set(&s.text)).collect(),
-            sentences,
-            text: text.into(),
-            terms: term_set(text),
-            facts: FactIndex::of(text),
-        }
-    }
+    use crate::context::tests::passage;
 
     fn config(unsupported: UnsupportedSentences) -> AnswerConfig {
         AnswerConfig { unsupported, ..AnswerConfig::default() }
@@ -329,6 +311,19 @@ mod tests {
         assert_eq!(answer_support(&removed), 0.0);
         let flagged = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Flag));
         assert!(flagged.iter().all(|s| !s.supported && !s.removed));
+    }
+
+    #[test]
+    fn a_bare_number_is_supported_by_the_passage_that_states_it_even_in_words() {
+        let passages = [
+            passage(1, "The Normans raided Paris in 845."),
+            passage(2, "Gegeen was assassinated in a coup involving five princes from a rival faction."),
+        ];
+        let checked = check(&drafts("5"), &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        assert!(checked[0].supported, "{checked:?}");
+        assert_eq!(checked[0].citations, [2]);
+        let checked = check(&drafts("6"), &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        assert!(!checked[0].supported);
     }
 
     #[test]

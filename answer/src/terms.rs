@@ -1,6 +1,6 @@
 //! Give it a text, get what a check compares: its content terms (as the search index analyses them, so
 //! "installing" meets "installation") and its facts (numbers, dates and names), which a supporting
-//! passage must contain verbatim.
+//! passage must contain (numbers also as words: "five" holds the fact "5").
 
 use std::collections::HashSet;
 
@@ -40,7 +40,8 @@ pub fn coverage(terms: &[String], set: &HashSet<String>) -> f32 {
 pub enum Fact {
     /// Digits with thousands separators removed: "1,200" is "1200", "3.5" stays, "1990s" is "1990".
     Number(String),
-    /// A capitalised word that does not open the sentence, lower-cased: a name, place, product or acronym.
+    /// A capitalised word that does not open the sentence, lower-cased and without a possessive "'s": a
+    /// name, place, product or acronym.
     Name(String),
 }
 
@@ -52,7 +53,7 @@ pub fn facts(sentence: &str) -> Vec<Fact> {
         let fact = if word.chars().any(|c| c.is_ascii_digit()) {
             normalise_number(word).map(Fact::Number)
         } else if index > 0 && is_name(word) {
-            Some(Fact::Name(word.to_lowercase()))
+            Some(Fact::Name(without_possessive(&word.to_lowercase()).to_string()))
         } else {
             None
         };
@@ -74,12 +75,14 @@ impl FactIndex {
     pub fn of(text: &str) -> Self {
         let mut index = Self::default();
         for word in words(text) {
-            if word.chars().any(|c| c.is_ascii_digit()) {
-                if let Some(number) = normalise_number(word) {
-                    index.numbers.insert(number);
-                }
-            }
-            index.words.insert(word.to_lowercase());
+            let lowered = word.to_lowercase();
+            let number = if word.chars().any(|c| c.is_ascii_digit()) {
+                normalise_number(word)
+            } else {
+                number_word(&lowered).map(|n| n.to_string())
+            };
+            index.numbers.extend(number);
+            index.words.insert(without_possessive(&lowered).to_string());
         }
         index
     }
@@ -94,6 +97,29 @@ impl FactIndex {
             }
         }
     }
+}
+
+/// "Harold's" and "Normans'" are forms of the names "Harold" and "Normans".
+fn without_possessive(word: &str) -> &str {
+    ["'s", "’s", "'", "’"].iter().find_map(|suffix| word.strip_suffix(suffix)).unwrap_or(word)
+}
+
+/// The value of a number written as a word, as passages often do ("five princes", "the third day").
+fn number_word(word: &str) -> Option<u32> {
+    const CARDINALS: [&str; 21] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+    ];
+    const TENS: [&str; 7] = ["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+    const ORDINALS: [&str; 10] =
+        ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"];
+    if let Some(n) = CARDINALS.iter().position(|w| *w == word) {
+        return Some(n as u32);
+    }
+    if let Some(n) = TENS.iter().position(|w| *w == word) {
+        return Some(30 + 10 * n as u32);
+    }
+    ORDINALS.iter().position(|w| *w == word).map(|n| n as u32 + 1)
 }
 
 /// Words with their inner punctuation ("3.5", "1,200", "U.S.", "O'Brien") but no surrounding punctuation.
@@ -160,6 +186,15 @@ mod tests {
         assert!(index.contains(&Fact::Name("normans".into())));
         assert!(!index.contains(&Fact::Number("1067".into())));
         assert!(!index.contains(&Fact::Name("william".into())));
+    }
+
+    #[test]
+    fn possessives_and_numbers_in_words_hold_the_same_facts() {
+        let index = FactIndex::of("Gou derived it; Guo Shoujing was killed by five princes on the third day.");
+        for fact in facts("It was Gou Shoujing's idea: 5 princes, day 3.") {
+            assert!(index.contains(&fact), "{fact:?}");
+        }
+        assert!(!index.contains(&Fact::Number("6".into())));
     }
 
     #[test]

@@ -155,9 +155,28 @@ pub struct GenerationConfig {
     pub max_answer_tokens: usize,
     /// Generations running or waiting at once; past it a request is refused as busy.
     pub queue: usize,
-    /// Weights dequantized to f16 at load. Measured on the default Q8_0 0.5B model, 2 cores: prompt
-    /// reading 2x faster, answer writing 3x slower, 1 GiB more memory (BENCHMARKS.md).
-    pub dequantize_f16: bool,
+    /// How the model's weights are held in memory while it runs (see [`WeightFormat`]).
+    pub weights: WeightFormat,
+}
+
+/// The form the model's weights take in memory. Measured on the default Q8_0 0.5B model, 2 cores, a
+/// 516-token prompt (BENCHMARKS.md, "Weight formats"):
+/// | | time to first token | answer tokens/s | peak RSS |
+/// |---|---|---|---|
+/// | `quantized` | 18.9 s | 14.1 | 1.8 GiB |
+/// | `f32` | 8.7 s | 3.9 | 3.2 GiB |
+/// | `f16` | 13.2 s | 4.5 | 2.8 GiB |
+/// Expanded weights let the prompt be read by a tiled matrix multiply instead of one token at a time,
+/// but every answer token then reads 2-4x more memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightFormat {
+    /// As stored in the GGUF file.
+    Quantized,
+    /// Expanded to f32 at load: the fastest first token, slow answer writing, the most memory.
+    F32,
+    /// Expanded to f16 at load.
+    F16,
 }
 
 impl Default for GenerationConfig {
@@ -170,7 +189,7 @@ impl Default for GenerationConfig {
             top_p: 0.95,
             max_answer_tokens: 256,
             queue: 8,
-            dequantize_f16: false,
+            weights: WeightFormat::Quantized,
         }
     }
 }
@@ -203,8 +222,10 @@ pub struct AnswerConfig {
     /// ...or its embedding is at least this similar to a passage sentence's (and its numbers, dates
     /// and names all appear in that passage either way).
     pub min_semantic_support: f32,
-    /// Questions whose best passage covers less than this share of their content words are not
-    /// answered. Calibrated with `lore eval answers` (BENCHMARKS.md).
+    /// Questions whose best passage (with its title and heading) covers less than this share of their
+    /// content words are not answered. Calibrated with `lore eval answers` on SQuAD (BENCHMARKS.md):
+    /// higher values decline more unanswerable questions and more answerable ones; 0.75 still answers a
+    /// question with one generic word the documents lack ("Which UDP port does the VPN use?").
     pub min_evidence: f32,
     /// Earlier turns of a conversation kept for follow-up questions.
     pub history_turns: usize,
@@ -219,7 +240,7 @@ impl Default for AnswerConfig {
             unsupported: UnsupportedSentences::Remove,
             min_lexical_support: 0.6,
             min_semantic_support: 0.75,
-            min_evidence: 0.5,
+            min_evidence: 0.75,
             history_turns: 3,
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use either::Either;
-use lore_core::config::Config;
+use lore_core::config::{Config, WeightFormat};
 use mistralrs::core::{GGUFLoaderBuilder, GGUFSpecificConfig, TokenSource};
 use mistralrs::{
     AutoDeviceMapParams, DefaultSchedulerMethod, DeviceMapSetting, Model, ModelDType, RequestBuilder, Response,
@@ -22,13 +22,15 @@ use crate::admission::{Admission, Ticket};
 use crate::{ChatMessage, ChatModel, Generation, GenerationStats, LlmError, Result, Role, Sampling, TokenEvent};
 
 /// Sets what candle only reads from the environment: its thread count (rayon's global pool, which
-/// nothing else in Lore uses) and whether quantized weights are expanded to F16 at load. Call it at the
-/// start of `main`, before any other thread exists: changing the environment of a running
-/// multi-threaded process races with the threads that read it.
-pub fn configure_process(threads: usize, dequantize_f16: bool) {
+/// nothing else in Lore uses) and whether quantized weights are expanded at load. Call it at the start
+/// of `main`, before any other thread exists: changing the environment of a running multi-threaded
+/// process races with the threads that read it.
+pub fn configure_process(threads: usize, weights: WeightFormat) {
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-    if dequantize_f16 {
-        std::env::set_var("CANDLE_DEQUANTIZE_ALL_F16", "1");
+    match weights {
+        WeightFormat::Quantized => {}
+        WeightFormat::F32 => std::env::set_var("CANDLE_DEQUANTIZE_ALL", "1"),
+        WeightFormat::F16 => std::env::set_var("CANDLE_DEQUANTIZE_ALL_F16", "1"),
     }
 }
 

@@ -63,7 +63,7 @@ fn main() -> ExitCode {
     };
     lore_llm::mistral::configure_process(
         threads.unwrap_or_else(|| config.generation_threads()),
-        config.generation.dequantize_f16,
+        config.generation.weights,
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -210,7 +210,11 @@ pub async fn run(config: Config, args: GenerateBenchArgs) -> anyhow::Result<Exit
         options.threads = threads;
     }
     let (model_path, threads, context_tokens) = (options.path.clone(), options.threads, options.context_tokens);
-    eprintln!("mistral.rs: {} on {threads} threads", model_path.display());
+    eprintln!(
+        "mistral.rs: {} ({:?} weights, generation.weights) on {threads} threads",
+        model_path.display(),
+        config.generation.weights
+    );
     let loading = Instant::now();
     let model = MistralModel::load(options).await?;
     let load_s = loading.elapsed().as_secs_f64();
@@ -246,6 +250,7 @@ pub async fn run(config: Config, args: GenerateBenchArgs) -> anyhow::Result<Exit
         .collect();
     let report = json!({
         "model": model_path,
+        "weights": config.generation.weights,
         "threads": threads,
         "load_s": load_s,
         "runs": args.runs,
@@ -263,8 +268,9 @@ pub async fn run(config: Config, args: GenerateBenchArgs) -> anyhow::Result<Exit
 
 fn print_report(report: &serde_json::Value) {
     println!(
-        "lore bench generate: {} on {} threads (loaded in {:.1} s), {} runs per prompt",
+        "lore bench generate: {} ({} weights) on {} threads (loaded in {:.1} s), {} runs per prompt",
         report["model"].as_str().unwrap_or("?"),
+        report["weights"].as_str().unwrap_or("?"),
         report["threads"],
         report["load_s"].as_f64().unwrap_or(0.0),
         report["runs"]
