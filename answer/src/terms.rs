@@ -106,20 +106,12 @@ fn without_possessive(word: &str) -> &str {
 
 /// The value of a number written as a word, as passages often do ("five princes", "the third day").
 fn number_word(word: &str) -> Option<u32> {
-    const CARDINALS: [&str; 21] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
-    ];
-    const TENS: [&str; 7] = ["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-    const ORDINALS: [&str; 10] =
-        ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"];
-    if let Some(n) = CARDINALS.iter().position(|w| *w == word) {
-        return Some(n as u32);
-    }
-    if let Some(n) = TENS.iter().position(|w| *w == word) {
-        return Some(30 + 10 * n as u32);
-    }
-    ORDINALS.iter().position(|w| *w == word).map(|n| n as u32 + 1)
+    const CARDINALS: &str = "zero one two three four five six seven eight nine ten eleven twelve thirteen \
+                             fourteen fifteen sixteen seventeen eighteen nineteen twenty";
+    const TENS: &str = "thirty forty fifty sixty seventy eighty ninety";
+    const ORDINALS: &str = "first second third fourth fifth sixth seventh eighth ninth tenth";
+    let position = |list: &str| list.split_whitespace().position(|w| w == word).map(|n| n as u32);
+    position(CARDINALS).or_else(|| position(TENS).map(|n| 30 + 10 * n)).or_else(|| position(ORDINALS).map(|n| n + 1))
 }
 
 /// Words with their inner punctuation ("3.5", "1,200", "U.S.", "O'Brien") but no surrounding punctuation.
