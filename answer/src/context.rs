@@ -167,14 +167,12 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
 /// by "UDP port 51820" under "VPN setup"). Low values mean the search found related text, not an answer.
 pub fn evidence(question: &str, passages: &[Passage]) -> f32 {
     let terms = content_terms(question);
-    if terms.is_empty() {
-        return 1.0;
-    }
     passages
         .iter()
         .map(|p| {
-            let label = term_set(&crate::prompt::label(p));
-            terms.iter().filter(|t| p.terms.contains(*t) || label.contains(*t)).count() as f32 / terms.len() as f32
+            let mut shown = term_set(&crate::prompt::label(p));
+            shown.extend(p.terms.iter().cloned());
+            coverage(&terms, &shown)
         })
         .fold(0.0, f32::max)
 }
