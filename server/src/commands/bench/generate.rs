@@ -210,11 +210,7 @@ pub async fn run(config: Config, args: GenerateBenchArgs) -> anyhow::Result<Exit
         options.threads = threads;
     }
     let (model_path, threads, context_tokens) = (options.path.clone(), options.threads, options.context_tokens);
-    eprintln!(
-        "mistral.rs: {} ({:?} weights, generation.weights) on {threads} threads",
-        model_path.display(),
-        config.generation.weights
-    );
+    eprintln!("mistral.rs: {} on {threads} threads", model_path.display());
     let loading = Instant::now();
     let model = MistralModel::load(options).await?;
     let load_s = loading.elapsed().as_secs_f64();

@@ -28,7 +28,8 @@ pub struct AnswersArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Also write one JSON line per question to FILE: the question, its gold answers, the model's draft,
-    /// the checked answer and why it abstained, for reading what the numbers summarise.
+    /// the checked answer and why it abstained, for reading what the numbers summarise. The check there
+    /// is the guard without the evidence threshold: compare `evidence` with answer.min_evidence.
     #[arg(long, value_name = "FILE")]
     pub transcript: Option<PathBuf>,
     /// Print JSON on stdout.
