@@ -9,7 +9,13 @@ mode="${1:-run}"
 packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need pdftotext poppler-utils
-[ "$mode" = "--test" ] && need qpdf qpdf
+if [ "$mode" = "--test" ]; then
+  need qpdf qpdf
+  # The browser test: Debian's Chromium, driven by playwright-core (npm) without downloading a browser.
+  [ -x /usr/bin/chromium ] || packages+=(chromium)
+  need node nodejs
+  need npm npm
+fi
 
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
@@ -25,6 +31,9 @@ fi
 
 if [ "$mode" = "--test" ]; then
   scripts/fetch-models.sh --test
+  if [ ! -d web/e2e/node_modules/playwright-core ]; then
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix web/e2e --no-audit --no-fund --loglevel=error
+  fi
   # Real-world edge-case PDFs (encrypted, broken, scanned, forms): pypdf's test resources.
   fixtures="${LORE_CACHE_DIR:-$HOME/.cache/lore}/fixtures"
   if [ ! -d "$fixtures/pypdf-7.1.0/resources" ]; then

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use lore_core::config::AnswerConfig;
 use lore_core::embed::Embedder;
+use lore_core::DocumentId;
 use lore_llm::{ChatModel, GenerationStats, Sampling, TokenEvent};
 use lore_retrieve::{Access, Narrowing, Retriever, SearchRequest};
 use serde::Serialize;
@@ -59,6 +60,7 @@ pub enum Abstention {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Citation {
     pub n: usize,
+    pub document_id: DocumentId,
     pub document_path: String,
     pub title: String,
     pub source: String,
@@ -368,6 +370,7 @@ fn citations(sentences: &[CheckedSentence], passages: &[Passage], checked: bool)
             let quote = passage.quote(&passage.sentences[first], &passage.sentences[last]);
             Some(Citation {
                 n,
+                document_id: passage.document_id,
                 document_path: passage.document_path.clone(),
                 title: passage.title.clone(),
                 source: passage.source.clone(),

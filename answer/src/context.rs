@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use lore_core::DocumentId;
 use lore_retrieve::Hit;
 use serde::Serialize;
 
@@ -24,6 +25,7 @@ pub const GAP: &str = " … ";
 pub struct Passage {
     /// The number the prompt and the citations use, from 1.
     pub n: usize,
+    pub document_id: DocumentId,
     pub document_path: String,
     pub title: String,
     pub source: String,
@@ -144,6 +146,7 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
             kept.into_iter().map(|(_, sentence, terms)| (sentence, terms)).unzip();
         passages.push(Passage {
             n: passages.len() + 1,
+            document_id: hit.document_id,
             document_path: hit.document_path.clone(),
             title: hit.title.clone(),
             source: hit.source.clone(),
@@ -186,6 +189,7 @@ pub(crate) mod tests {
         let sentences = sentences::split(text);
         Passage {
             n,
+            document_id: DocumentId(n as i64),
             document_path: format!("doc{n}.md"),
             title: format!("Doc {n}"),
             source: "s".into(),

@@ -40,6 +40,7 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub generation: GenerationConfig,
     pub answer: AnswerConfig,
+    pub server: ServerConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,6 +258,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             generation: GenerationConfig::default(),
             answer: AnswerConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -288,6 +290,48 @@ impl Default for ChunkingConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         Self { max_file_mb: 200, file_timeout_secs: 300, extract_threads: 0, commit_every_chunks: 4096 }
+    }
+}
+
+/// `lore serve`: the web service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address and port to listen on (`--addr` wins).
+    pub addr: String,
+    /// When set, the request header (set by an authenticating reverse proxy) whose comma-separated
+    /// principals a request acts with, e.g. `X-Lore-Principals: alice,group:hr`. Unset: every request
+    /// acts as `everyone` and may administer sources (a single-user or loopback deployment).
+    pub principal_header: Option<String>,
+    /// With `principal_header` set, the principal that may add, re-sync and remove sources.
+    pub admin_principal: String,
+    /// Searches running at once; more wait their turn (0: one per core).
+    pub search_concurrency: usize,
+    /// How long a search may wait for its turn before it is refused with 503.
+    pub search_queue_timeout_ms: u64,
+    /// Recent search results kept until the indexes change (0: none).
+    pub search_cache: usize,
+    /// Largest request body accepted, in kilobytes.
+    pub max_request_kb: usize,
+    /// Longest question accepted, in characters.
+    pub max_question_chars: usize,
+    /// Every source is synced at start and then every this many minutes (0: only at start and on request).
+    pub resync_minutes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            principal_header: None,
+            admin_principal: "admin".into(),
+            search_concurrency: 0,
+            search_queue_timeout_ms: 5_000,
+            search_cache: 4096,
+            max_request_kb: 64,
+            max_question_chars: 2_000,
+            resync_minutes: 10,
+        }
     }
 }
 
@@ -394,6 +438,15 @@ impl Config {
                 "generation.temperature must not be negative and generation.top_p must be in (0, 1]".into(),
             );
         }
+        let s = &self.server;
+        if s.max_request_kb == 0 || s.max_question_chars == 0 || s.search_queue_timeout_ms == 0 {
+            return invalid(
+                "server.max_request_kb, max_question_chars and search_queue_timeout_ms must be positive".into(),
+            );
+        }
+        if s.addr.parse::<std::net::SocketAddr>().is_err() {
+            return invalid(format!("server.addr ({:?}) must be an address and port, e.g. 127.0.0.1:8080", s.addr));
+        }
         let a = &self.answer;
         if a.passages == 0 || a.context_budget_tokens < 64 {
             return invalid("answer.passages must be positive and answer.context_budget_tokens at least 64".into());
@@ -460,6 +513,13 @@ impl Config {
     /// Number of cores this process may use.
     pub fn cores() -> usize {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    }
+
+    pub fn search_concurrency(&self) -> usize {
+        match self.server.search_concurrency {
+            0 => Self::cores(),
+            n => n,
+        }
     }
 
     pub fn embedding_threads(&self) -> usize {

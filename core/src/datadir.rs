@@ -25,6 +25,9 @@ pub enum DataDirError {
     Lock { path: PathBuf, source: std::io::Error },
 }
 
+/// The name `lore serve` holds the lock under.
+pub const SERVER_HOLDER: &str = "lore serve";
+
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
@@ -58,17 +61,29 @@ impl DataDir {
         self.root.join("text")
     }
 
-    /// Takes the writer lock, waiting up to `patience` for a short-lived holder (another `lore search`) to
-    /// finish; a long-running holder (an ingest) gets the same error as [`Self::lock_for_writing`].
+    /// Takes the writer lock, waiting up to `patience` for another holder to finish; a server (which never
+    /// finishes by itself) gets the same error as [`Self::lock_for_writing`] at once.
     pub fn lock_waiting(&self, holder: &str, patience: std::time::Duration) -> Result<WriterLock, DataDirError> {
         let deadline = std::time::Instant::now() + patience;
         loop {
             match self.lock_for_writing(holder) {
+                Err(DataDirError::Busy { holder, .. }) if holder.starts_with(SERVER_HOLDER) => {
+                    return Err(DataDirError::Busy { path: self.root.clone(), holder })
+                }
                 Err(DataDirError::Busy { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
                 result => return result,
             }
+        }
+    }
+
+    /// The process writing to this directory now ("lore serve, pid 42"), if any. Looks without waiting
+    /// and without keeping the lock.
+    pub fn current_writer(&self) -> Option<String> {
+        match self.lock_for_writing("lore status") {
+            Err(DataDirError::Busy { holder, .. }) => Some(holder),
+            _ => None,
         }
     }
 

@@ -50,7 +50,7 @@ const CHUNK_QUEUE: usize = 32;
 /// Embedded parts waiting for the writer.
 const READY_QUEUE: usize = 32;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SyncOptions {
     pub source: String,
     pub root: PathBuf,
@@ -93,6 +93,8 @@ pub enum SyncError {
     Stores(#[from] StoresError),
     #[error("embedding failed, the run stopped: {0}")]
     Embed(#[from] lore_core::embed::EmbedError),
+    #[error("there is no source named '{0}'")]
+    UnknownSource(String),
 }
 
 impl From<CatalogError> for SyncError {
@@ -216,6 +218,23 @@ impl Syncer {
             interrupted: run.interrupted,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Removes a source and everything indexed from it, by the deletion protocol (mark pending, purge
+    /// both indexes, delete), so a crash half-way leaves pending rows the next writer purges. Returns how
+    /// many documents went. The files themselves are not touched.
+    pub async fn remove_source(&self, name: &str) -> Result<u64, SyncError> {
+        let catalog = &self.stores.catalog;
+        let source = catalog.source_by_name(name).await?.ok_or_else(|| SyncError::UnknownSource(name.into()))?;
+        let documents: Vec<DocumentId> = catalog.documents(source.id).await?.iter().map(|d| d.id).collect();
+        if !documents.is_empty() {
+            catalog.mark_pending(&documents).await?;
+            purge_from_indexes(&self.stores, documents.clone()).await?;
+            catalog.delete_documents(&documents).await?;
+        }
+        catalog.delete_source(source.id).await?;
+        tracing::info!(source = name, documents = documents.len(), "source removed");
+        Ok(documents.len() as u64)
     }
 
     /// Lets both indexes reorganise what changed (merged text segments, a vector search graph), so that

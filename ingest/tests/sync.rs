@@ -256,6 +256,30 @@ async fn resync_skips_unchanged_reindexes_changed_and_removes_deleted() {
 }
 
 #[tokio::test]
+async fn removing_a_source_empties_every_store_of_it_and_keeps_the_others() {
+    let h = Harness::new().await;
+    h.write("a.md", "# A\n\nThe orange cabinet holds the spare keyboards.\n");
+    h.sync().await;
+    let other = h.docs.parent().unwrap().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("b.txt"), "The backup generator is tested on the first Monday of each month.").unwrap();
+    let options = SyncOptions { source: "other".into(), root: other, ..h.options() };
+    h.sync_with(options).await;
+    let document = h.document("a.md").await;
+    assert_eq!(h.stores().catalog.document(document.id).await.unwrap().unwrap().source, "docs");
+
+    assert_eq!(h.syncer.remove_source("docs").await.unwrap(), 1);
+    assert!(h.stores().catalog.source_by_name("docs").await.unwrap().is_none());
+    assert!(h.stores().catalog.document(document.id).await.unwrap().is_none());
+    assert!(h.text_search("orange cabinet").is_empty());
+    assert_eq!(h.text_search("backup generator").len(), 1, "the other source stays searchable");
+    assert_eq!(h.stores().vectors.chunk_counts().unwrap().len(), 1);
+    h.assert_consistent().await;
+    let unknown = h.syncer.remove_source("docs").await.unwrap_err();
+    assert_eq!(unknown.to_string(), "there is no source named 'docs'");
+}
+
+#[tokio::test]
 async fn bad_files_fail_alone_with_specific_errors() {
     let h = Harness::with_config(|c| c.ingest.max_file_mb = 1).await;
     h.write("good.md", "# Good\n\nThe fire exit is behind the cafeteria.\n");

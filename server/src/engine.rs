@@ -5,9 +5,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use lore_answer::Answerer;
 use lore_core::config::Config;
-use lore_core::datadir::DataDir;
+use lore_core::datadir::{DataDir, DataDirError, SERVER_HOLDER};
 use lore_core::embed::{Embedder, OnnxEmbedder, TokenCounter};
 use lore_ingest::chunk::Chunker;
+use lore_ingest::stores::StoresError;
 use lore_ingest::{Stores, Syncer};
 use lore_llm::mistral::LoadOptions;
 use lore_llm::{ChatModel, MistralModel, Sampling};
@@ -19,9 +20,34 @@ const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Opens the data directory's stores for writing (creating the directory if needed).
 pub async fn open_stores(config: &Config, holder: &str) -> anyhow::Result<Stores> {
     let data_dir = DataDir::create(&config.data_dir)?;
-    Stores::open_embedded(&data_dir, config.embedding.dimensions, holder)
-        .await
-        .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))
+    match Stores::open_embedded(&data_dir, config.embedding.dimensions, holder).await {
+        Ok(stores) => Ok(stores),
+        Err(StoresError::DataDir(busy @ DataDirError::Busy { .. })) => Err(explain_busy(config, busy)),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("cannot open the data directory {}", config.data_dir.display())))
+        }
+    }
+}
+
+/// A data directory held by another process, explained; when that is `lore serve`, where it serves and
+/// how to do the same through it.
+fn explain_busy(config: &Config, error: DataDirError) -> anyhow::Error {
+    let DataDirError::Busy { holder, .. } = &error else { return error.into() };
+    if !holder.starts_with(SERVER_HOLDER) {
+        return error.into();
+    }
+    let note = std::fs::read_to_string(DataDir::new(&config.data_dir).root().join(crate::web::SERVER_FILE));
+    let url = note
+        .ok()
+        .and_then(|note| serde_json::from_str::<serde_json::Value>(&note).ok())
+        .and_then(|note| note["url"].as_str().map(String::from))
+        .unwrap_or_else(|| "its address".into());
+    anyhow::anyhow!(
+        "lore serve ({holder}) is running on the data directory {} at {url}: search and ask there (the web \
+         page, or GET {url}/api/search?q=...), add or re-sync folders on {url}/admin (or POST {url}/api/sources), \
+         or stop the server first",
+        config.data_dir.display()
+    )
 }
 
 /// Loads the embedding model (ONNX Runtime included) on a blocking thread.
@@ -61,7 +87,8 @@ pub async fn open_existing_stores(config: &Config, holder: &str) -> anyhow::Resu
     let lock_dir = data_dir.clone();
     let lock = tokio::task::spawn_blocking(move || lock_dir.lock_waiting(&holder_name, patience))
         .await
-        .context("the lock waiter crashed")??;
+        .context("the lock waiter crashed")?
+        .map_err(|e| explain_busy(config, e))?;
     Stores::open_locked(&data_dir, config.embedding.dimensions, lock)
         .await
         .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))
@@ -100,5 +127,15 @@ pub async fn answerer(config: &Config, stores: &Stores) -> anyhow::Result<Answer
     let retriever =
         Retriever::new(stores.text.clone(), stores.vectors.clone(), embedder.clone(), config.retrieval.clone());
     let model = load_language_model(config).await?;
-    Ok(Answerer::new(retriever, model, embedder, config.answer.clone(), sampling(config)))
+    Ok(answerer_with(config, retriever, embedder, model))
+}
+
+/// The question-answering pipeline from components already loaded (the server shares its retriever's).
+pub fn answerer_with(
+    config: &Config,
+    retriever: Retriever,
+    query_embedder: Arc<dyn Embedder>,
+    model: Arc<dyn ChatModel>,
+) -> Answerer {
+    Answerer::new(retriever, model, query_embedder, config.answer.clone(), sampling(config))
 }

@@ -1,15 +1,10 @@
 //! `lore`: private document search and grounded question answering. One binary, subcommands.
 
-mod commands;
-mod dates;
-mod engine;
-mod logging;
-mod terminal;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lore::{commands, logging, terminal};
 use lore_core::config::{Config, Overrides};
 
 #[derive(Parser)]
@@ -38,6 +33,8 @@ enum Command {
     Ask(commands::ask::AskArgs),
     /// Ask questions in a row; follow-ups may refer to earlier answers.
     Chat(commands::ask::ChatArgs),
+    /// Serve the web UI and the API, and keep the sources in sync in the background.
+    Serve(commands::serve::ServeArgs),
     /// Show what is indexed, per source; --check verifies that the stores agree.
     Status(commands::status::StatusArgs),
     /// Measure quality on labelled data and print the numbers.
@@ -76,6 +73,7 @@ fn main() -> ExitCode {
             Command::Search(args) => commands::search::run(config, args).await,
             Command::Ask(args) => commands::ask::run_ask(config, args).await,
             Command::Chat(args) => commands::ask::run_chat(config, args).await,
+            Command::Serve(args) => commands::serve::run(config, args).await,
             Command::Status(args) => commands::status::run(config, args).await,
             Command::Eval(command) => commands::eval::run(config, command).await,
             Command::Bench(command) => commands::bench::run(config, command).await,

@@ -114,3 +114,25 @@ pub fn filler(seed: usize, sentences: usize) -> String {
     }
     out.trim_end().to_string()
 }
+
+/// A small mixed folder: a two-page PDF, a wiki page, Markdown, text, and one broken PDF that fails.
+pub fn sample_folder(dir: &std::path::Path) {
+    let files: [(&str, Vec<u8>); 5] = [
+        (
+            "manual.pdf",
+            crate::pdf::text_pdf(
+                Some("Printer manual"),
+                &["Load paper into tray two.", "Replace toner when the light blinks."],
+            ),
+        ),
+        ("wiki/vpn.html", wiki_page("VPN", "<p>Connect to the VPN before opening the intranet.</p>").into_bytes()),
+        ("notes/lunch.md", b"# Lunch\n\nThe canteen serves soup on Wednesdays.\n".to_vec()),
+        ("readme.txt", b"Ask the help desk for a new badge.".to_vec()),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf".to_vec()),
+    ];
+    for (relative, bytes) in files {
+        let path = dir.join(relative);
+        std::fs::create_dir_all(path.parent().expect("fixture paths have a folder")).expect("fixture folder");
+        std::fs::write(path, bytes).expect("fixture file");
+    }
+}

@@ -156,6 +156,28 @@ pub struct FailureRecord {
     pub error: String,
 }
 
+/// One document as the document view shows it: where it comes from, who may read it, its pages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentRecord {
+    pub id: DocumentId,
+    pub source: String,
+    /// The source's folder; `path` is relative to it.
+    pub source_root: PathBuf,
+    /// Principals allowed to read it (the source's ACL).
+    pub acl: Vec<String>,
+    pub path: String,
+    pub kind: DocumentKind,
+    pub title: String,
+    pub pages: Option<u32>,
+    pub size_bytes: u64,
+    pub modified_ms: i64,
+    pub status: DocumentStatus,
+    pub error: Option<String>,
+    pub chunk_count: u64,
+    /// Character offset where each page of the extracted text starts; empty for unpaginated formats.
+    pub page_starts: Vec<usize>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CatalogStatus {
     pub sources: Vec<SourceStatus>,
@@ -199,4 +221,7 @@ pub trait Catalog: Send + Sync {
     async fn miscounted_documents(&self) -> Result<Vec<DocumentId>>;
     async fn chunks_of(&self, document: DocumentId) -> Result<Vec<Chunk>>;
     async fn document_text(&self, document: DocumentId) -> Result<Option<String>>;
+    async fn document(&self, document: DocumentId) -> Result<Option<DocumentRecord>>;
+    /// Deletes a source whose documents are already gone (see `lore_ingest::Syncer::remove_source`).
+    async fn delete_source(&self, source: SourceId) -> Result<()>;
 }

@@ -442,4 +442,46 @@ impl Catalog for SqliteCatalog {
             .fetch_optional(&self.pool)
             .await?)
     }
+
+    async fn document(&self, document: DocumentId) -> Result<Option<DocumentRecord>> {
+        let row = sqlx::query(
+            "SELECT d.id, s.name, s.root, s.acl, d.path, d.kind, d.title, d.pages, d.size_bytes, d.modified_ms, \
+               d.status, d.error, d.chunk_count, t.page_starts \
+             FROM documents d JOIN sources s ON s.id = d.source_id \
+             LEFT JOIN document_texts t ON t.document_id = d.id WHERE d.id = ?",
+        )
+        .bind(document.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        let page_starts: Option<String> = row.try_get("page_starts")?;
+        let page_starts = match page_starts {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| CatalogError::Corrupt(format!("page starts of document {}: {e}", document.0)))?,
+            None => Vec::new(),
+        };
+        Ok(Some(DocumentRecord {
+            id: document,
+            source: row.try_get("name")?,
+            source_root: PathBuf::from(row.try_get::<String, _>("root")?),
+            acl: parse_acl(&row.try_get::<String, _>("acl")?)?,
+            path: row.try_get("path")?,
+            kind: DocumentKind::parse(&kind)
+                .ok_or_else(|| CatalogError::Corrupt(format!("unknown document kind {kind:?}")))?,
+            title: row.try_get("title")?,
+            pages: row.try_get::<Option<i64>, _>("pages")?.map(|p| p as u32),
+            size_bytes: row.try_get::<i64, _>("size_bytes")? as u64,
+            modified_ms: row.try_get("modified_ms")?,
+            status: parse_status(&row.try_get::<String, _>("status")?)?,
+            error: row.try_get("error")?,
+            chunk_count: row.try_get::<i64, _>("chunk_count")? as u64,
+            page_starts,
+        }))
+    }
+
+    async fn delete_source(&self, source: SourceId) -> Result<()> {
+        sqlx::query("DELETE FROM sources WHERE id = ?").bind(source.0).execute(&self.pool).await?;
+        Ok(())
+    }
 }

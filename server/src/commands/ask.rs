@@ -9,12 +9,12 @@ use clap::Args;
 use lore_answer::{Answer, AnswerEvent, Answerer, Question, Turn};
 use lore_core::config::Config;
 use lore_retrieve::SearchError;
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::commands::scope::ScopeArgs;
 use crate::engine;
 use crate::terminal::Style;
+use crate::web::schema::AnswerJson;
 
 #[derive(Args)]
 pub struct AskArgs {
@@ -48,7 +48,7 @@ pub async fn run_ask(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> 
     let question = question(&args.question, &args.scope, args.no_guard);
     if args.json {
         let answer = answerer.ask(question, None).await.context("cannot answer")?;
-        println!("{}", serde_json::to_string(&answer_json(&answer)).expect("answers serialise"));
+        println!("{}", serde_json::to_string(&AnswerJson::from(&answer)).expect("answers serialise"));
     } else {
         ask_streaming(&answerer, question).await?;
     }
@@ -237,44 +237,4 @@ fn shorten(text: &str, max_chars: usize) -> String {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
         None => flat,
     }
-}
-
-/// The JSON shape of an answer, shared with the web API.
-pub fn answer_json(answer: &Answer) -> Value {
-    json!({
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "abstention": answer.abstention,
-        "support": answer.support,
-        "citations": answer.citations.iter().map(|c| json!({
-            "n": c.n,
-            "document_path": c.document_path,
-            "title": c.title,
-            "source": c.source,
-            "page": c.page,
-            "start": c.start,
-            "end": c.end,
-            "quote": c.quote,
-        })).collect::<Vec<_>>(),
-        "sentences": answer.sentences,
-        "sources": answer.passages.iter().map(|p| json!({
-            "n": p.n,
-            "document_path": p.document_path,
-            "title": p.title,
-            "source": p.source,
-            "page": p.page,
-            "heading": p.heading,
-        })).collect::<Vec<_>>(),
-        "draft": answer.draft,
-        "standalone_question": answer.standalone_question,
-        "evidence": answer.evidence,
-        "prompt_tokens": answer.prompt_tokens,
-        "generation": answer.generation.map(|g| json!({
-            "prompt_tokens": g.prompt_tokens,
-            "answer_tokens": g.answer_tokens,
-            "time_to_first_token_ms": g.time_to_first_token.as_secs_f64() * 1000.0,
-            "decode_tokens_per_s": g.decode_tokens_per_s,
-        })),
-        "timings_ms": answer.timings,
-    })
 }

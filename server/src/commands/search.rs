@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use lore_core::config::{Config, FusionMethod};
-use lore_retrieve::{Hit, Mode, SearchError, SearchRequest, SearchResults};
-use serde_json::{json, Value};
+use lore_retrieve::{Mode, SearchError, SearchRequest, SearchResults};
 
 use crate::commands::scope::ScopeArgs;
 use crate::engine;
 use crate::terminal::Style;
+use crate::web::schema::SearchJson;
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -69,40 +69,11 @@ pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     };
     let results = retriever.search(&request).await.context("search failed")?;
     if args.json {
-        println!("{}", serde_json::to_string(&results_json(&results)).expect("results serialise"));
+        println!("{}", serde_json::to_string(&SearchJson::from(&results)).expect("results serialise"));
     } else {
         print_results(&results, args.offset);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The JSON shape of a hit, shared with the web API: `snippet` is HTML with the query words in `<mark>`.
-pub fn hit_json(hit: &Hit) -> Value {
-    json!({
-        "document_path": hit.document_path,
-        "title": hit.title,
-        "page": hit.page,
-        "heading": hit.heading,
-        "text": hit.text,
-        "snippet": hit.snippet.to_html(),
-        "score": hit.score,
-        "source": hit.source,
-        "kind": hit.kind,
-        "document_id": hit.document_id,
-        "chunk_id": hit.chunk_id,
-        "start": hit.start,
-        "end": hit.end,
-        "also_in": hit.also_in,
-    })
-}
-
-pub fn results_json(results: &SearchResults) -> Value {
-    json!({
-        "hits": results.hits.iter().map(hit_json).collect::<Vec<_>>(),
-        "mode": results.mode.name(),
-        "query_truncated": results.query_truncated,
-        "timings_ms": results.timings,
-    })
 }
 
 fn print_results(results: &SearchResults, offset: usize) {

@@ -114,7 +114,12 @@ fn print_table(config: &Config, status: &CatalogStatus, documents: u64, chunks: 
     if status.sources.len() > 1 {
         println!("{:<24} {:>10} {:>10} {:>8}", "total", thousands(documents), thousands(chunks), thousands(failed));
     }
-    if status.pending > 0 {
+    if let Some(writer) = DataDir::new(&config.data_dir).current_writer() {
+        println!("being written now by {writer}");
+        if status.pending > 0 {
+            println!("{} documents are being indexed right now", status.pending);
+        }
+    } else if status.pending > 0 {
         println!("{} documents are half-written by an interrupted run; the next ingest repairs them", status.pending);
     }
 }

@@ -4,20 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lore_testkit::{docs, pdf};
+use lore_testkit::docs;
 use serde_json::Value;
 
 use crate::workspace::Workspace;
 
 pub fn sample_folder(ws: &Workspace) {
-    ws.write(
-        "manual.pdf",
-        pdf::text_pdf(Some("Printer manual"), &["Load paper into tray two.", "Replace toner when the light blinks."]),
-    );
-    ws.write("wiki/vpn.html", docs::wiki_page("VPN", "<p>Connect to the VPN before opening the intranet.</p>"));
-    ws.write("notes/lunch.md", "# Lunch\n\nThe canteen serves soup on Wednesdays.\n");
-    ws.write("readme.txt", "Ask the help desk for a new badge.");
-    ws.write("broken.pdf", "%PDF-1.4 this is not really a pdf");
+    docs::sample_folder(&ws.docs);
 }
 
 #[test]

@@ -53,6 +53,10 @@ pub struct SearchBenchArgs {
     /// Ranking to measure; default: the configured hybrid fusion.
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
+    /// Also write the queries of the load measurement to FILE, one per line (for an HTTP load test of
+    /// `lore serve` over the same corpus with scripts/bench-http.sh).
+    #[arg(long, value_name = "FILE")]
+    pub export_queries: Option<PathBuf>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -130,6 +134,12 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
         (first..first + args.queries).map(|q| sentences.query_text(args.chunks, q)).collect()
     };
     let (queries, load_queries) = (queries_from(0), queries_from(args.queries));
+    if let Some(file) = &args.export_queries {
+        let lines: Vec<String> =
+            load_queries.iter().map(|q| q.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+        std::fs::write(file, lines.join("\n") + "\n")
+            .with_context(|| format!("cannot write the queries to {}", file.display()))?;
+    }
     eprintln!(
         "Searching: {} queries one at a time, then {} others {} at a time",
         queries.len(),

@@ -1,0 +1,64 @@
+//! Who a request acts as. Lore does not authenticate users itself: behind an authenticating reverse proxy
+//! it trusts the principals the proxy puts in `server.principal_header`; without one configured, every
+//! request acts as `everyone` (and may administer: a single-user or loopback deployment).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use lore_core::catalog::DocumentRecord;
+use lore_core::EVERYONE;
+use lore_retrieve::Access;
+
+use super::error::ApiError;
+use super::state::AppState;
+
+/// The caller's principals, as an extractor.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub access: Access,
+    pub is_admin: bool,
+}
+
+impl Caller {
+    /// Whether the caller may read a document (its source's ACL shares a principal with the caller).
+    pub fn may_read(&self, document: &DocumentRecord) -> bool {
+        self.shares(&document.acl)
+    }
+
+    /// Whether an ACL grants the caller reading.
+    pub fn shares(&self, acl: &[String]) -> bool {
+        match &self.access {
+            Access::Unrestricted => true,
+            Access::Principals(held) => acl.iter().any(|p| p == EVERYONE || held.contains(p)),
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("administering sources needs the administrator principal".into()))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let server = &state.config.server;
+        let Some(header) = &server.principal_header else {
+            return Ok(Caller { access: Access::everyone(), is_admin: true });
+        };
+        let principals: Vec<String> = parts
+            .headers
+            .get_all(header.as_str())
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let is_admin = principals.iter().any(|p| *p == server.admin_principal);
+        Ok(Caller { access: Access::Principals(principals), is_admin })
+    }
+}

@@ -1,0 +1,112 @@
+//! `POST /api/ask`: the answer as server-sent events, ending with the object of `lore ask --json`.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use futures_util::StreamExt;
+use lore_answer::{AnswerEvent, Question, Turn};
+use serde::Deserialize;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::ToSchema;
+
+use crate::web::access::Caller;
+use crate::web::answering::{self, Streamed};
+use crate::web::api::search::narrowing;
+use crate::web::error::ApiError;
+use crate::web::extract::Json;
+use crate::web::pages::render::answer_html;
+use crate::web::pages::search::answer_sources;
+use crate::web::schema::{AnswerJson, SourceJson};
+use crate::web::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AskRequest {
+    /// The question, in plain words.
+    pub question: String,
+    /// Only these sources.
+    #[serde(default)]
+    pub source: Vec<String>,
+    /// Only these types: pdf, markdown, html, text, docx.
+    #[serde(default, rename = "type")]
+    pub kind: Vec<String>,
+    /// Earlier turns of the conversation, oldest first: follow-ups may refer to them.
+    #[serde(default)]
+    pub history: Vec<TurnJson>,
+    /// false skips the grounding check (default: the server's `answer.guard`).
+    pub guard: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TurnJson {
+    pub question: String,
+    pub answer: String,
+}
+
+impl AskRequest {
+    pub fn question(&self, caller: &Caller) -> Result<Question, ApiError> {
+        let mut question = Question::new(self.question.trim(), caller.access.clone());
+        question.narrowing = narrowing(&self.source, &self.kind)?;
+        question.history =
+            self.history.iter().map(|t| Turn { question: t.question.clone(), answer: t.answer.clone() }).collect();
+        question.guard = self.guard;
+        Ok(question)
+    }
+}
+
+/// Answers from the documents the caller may read, streamed. Events: `standalone` (a follow-up
+/// rewritten: `{"question"}`), `passages` (the numbered sources), `token` (`{"text"}`, as the model
+/// writes), `sentence` (each sentence's check), then `answer` (the object of `lore ask --json`) or
+/// `error` (`{"error":{"code","message"}}`). Just before `answer`, `rendered` carries the answer as HTML
+/// with its sources, for the web page.
+#[utoipa::path(post, path = "/api/ask", request_body = AskRequest, tag = "answers",
+    responses((status = 200, content_type = "text/event-stream", description = "server-sent events ending in `answer`"),
+              (status = 400, body = crate::web::schema::ErrorJson),
+              (status = 503, description = "the model is loading or its queue is full; see Retry-After", body = crate::web::schema::ErrorJson)))]
+pub async fn ask(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<AskRequest>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let events = answering::start(&state, request.question(&caller)?)?;
+    let stream = ReceiverStream::new(events)
+        .flat_map(|streamed| futures_util::stream::iter(sse_events(streamed).into_iter().map(Ok::<Event, Infallible>)));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
+    Event::default().event(name).json_data(value).expect("answer events serialise")
+}
+
+fn sse_events(streamed: Streamed) -> Vec<Event> {
+    match streamed {
+        Streamed::Done(result) => match *result {
+            Ok(answer) => {
+                let sources: Vec<_> = answer_sources(&answer)
+                    .into_iter()
+                    .map(|s| serde_json::json!({"n": s.n, "title": s.title, "url": s.url, "detail": s.detail}))
+                    .collect();
+                let rendered = serde_json::json!({
+                    "html": answer_html(&answer),
+                    "abstained": answer.abstained,
+                    "sources": sources,
+                });
+                vec![json_event("rendered", &rendered), json_event("answer", &AnswerJson::from(&answer))]
+            }
+            Err(error) => vec![json_event("error", &error.body())],
+        },
+        Streamed::Event(event) => vec![sse_event(event)],
+    }
+}
+
+fn sse_event(event: AnswerEvent) -> Event {
+    match event {
+        AnswerEvent::Standalone(question) => json_event("standalone", &serde_json::json!({ "question": question })),
+        AnswerEvent::Passages(passages) => {
+            json_event("passages", &passages.iter().map(SourceJson::from).collect::<Vec<_>>())
+        }
+        AnswerEvent::Token(text) => json_event("token", &serde_json::json!({ "text": text })),
+        AnswerEvent::Sentence(sentence) => json_event("sentence", &sentence),
+    }
+}

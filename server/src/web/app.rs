@@ -1,0 +1,282 @@
+//! Building and running the server: components loaded, routes, limits, shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use lore_core::config::Config;
+use lore_core::datadir::DataDir;
+use lore_core::EVERYONE;
+use lore_ingest::Syncer;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use super::api;
+use super::cache::ResultCache;
+use super::error::ApiError;
+use super::metrics::{self, Metrics};
+use super::pages;
+use super::state::AppState;
+use super::worker::{sync_job, IngestWorker};
+use crate::engine;
+
+/// Written into the data directory while a server runs, so that other `lore` commands can point to it.
+pub const SERVER_FILE: &str = "server.json";
+
+/// How long shutdown waits for open connections (a streaming answer) before it stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    /// Folders to add as sources (named after the folder) and sync at start, besides the known ones.
+    pub ingest: Vec<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct ServerFile {
+    url: String,
+    pid: u32,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    server_file: PathBuf,
+}
+
+impl Application {
+    /// Opens the data directory (as its one writer), loads the embedding models, queues the syncs and
+    /// binds the address. The language model loads in the background: search works at once, answers
+    /// once `/readyz` says so.
+    pub async fn build(config: Config, options: ServeOptions) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        let stores = engine::open_stores(&config, lore_core::datadir::SERVER_HOLDER).await?;
+        let listener =
+            TcpListener::bind(options.addr).await.with_context(|| format!("cannot listen on {}", options.addr))?;
+        let chunker = engine::load_chunker(&config)?;
+        let ingest_embedder = engine::load_embedder(&config).await?;
+        let query_embedder = engine::load_query_embedder(&config).await?;
+        let retriever = lore_retrieve::Retriever::new(
+            stores.text.clone(),
+            stores.vectors.clone(),
+            query_embedder.clone(),
+            config.retrieval.clone(),
+        );
+        let catalog = stores.catalog.clone();
+        let syncer = Syncer::new(config.clone(), stores, ingest_embedder, Arc::new(chunker));
+        let metrics = Metrics::new();
+        let results = Arc::new(ResultCache::new(config.server.search_cache));
+        let worker = IngestWorker::start(Arc::new(syncer), metrics.clone(), results.clone());
+        let state = AppState::new(config.clone(), catalog, retriever, worker, metrics, results);
+
+        queue_initial_syncs(&state, &options.ingest).await?;
+        spawn_resync(&state);
+        spawn_model_loading(&state, query_embedder);
+
+        let url = format!("http://{}", listener.local_addr()?);
+        let server_file = DataDir::new(&config.data_dir).root().join(SERVER_FILE);
+        let note = serde_json::to_string(&ServerFile { url, pid: std::process::id() })?;
+        std::fs::write(&server_file, note).with_context(|| format!("cannot write {}", server_file.display()))?;
+        Ok(Self { listener, router: router(state.clone()), state, server_file })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, lets open requests finish (for at most
+    /// 30 s) and the running ingest commit its files in flight.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self { listener, router, state, server_file } = self;
+        let signal = {
+            let state = state.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing open requests and the files being ingested");
+                state.begin_shutdown();
+            }
+        };
+        let serving =
+            std::future::IntoFuture::into_future(axum::serve(listener, router).with_graceful_shutdown(signal));
+        let result = tokio::select! {
+            result = serving => result.context("the server failed"),
+            _ = async {
+                state.stopping().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("open connections did not finish within {} s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+                Ok(())
+            }
+        };
+        state.worker.shutdown().await;
+        let _ = std::fs::remove_file(&server_file);
+        result
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let body_limit = state.config.server.max_request_kb * 1024;
+    Router::new()
+        .route("/", get(pages::search::home))
+        .route("/ask", get(pages::search::ask_page))
+        .route("/documents/{id}", get(pages::document::document))
+        .route("/documents/{id}/file", get(api::documents::download))
+        .route("/admin", get(pages::admin::admin))
+        .route("/admin/sources", post(pages::admin::add))
+        .route("/admin/sources/{name}/sync", post(pages::admin::sync))
+        .route("/admin/sources/{name}/remove", post(pages::admin::remove))
+        .route("/static/{name}", get(pages::assets::asset))
+        .route("/api/search", get(api::search::search))
+        .route("/api/ask", post(api::ask::ask))
+        .route("/api/documents/{id}", get(api::documents::document))
+        .route("/api/sources", get(api::sources::sources).post(api::sources::add_source))
+        .route("/api/sources/{name}", axum::routing::delete(api::sources::remove_source))
+        .route("/api/sources/{name}/sync", post(api::sources::sync_source))
+        .route("/api/ingest", get(api::sources::ingest_status))
+        .route("/api/ingest/events", get(api::sources::ingest_events))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/v1/chat/completions", post(api::openai::chat_completions))
+        .route("/v1/models", get(api::openai::models))
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .route("/metrics", get(api::health::metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn(same_origin_writes))
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track_requests))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("the request crashed; the error is in the server log".into()).into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> Response {
+    let error = ApiError::NotFound(format!("there is nothing at {}", request.uri().path()));
+    if request.uri().path().starts_with("/api/") || request.uri().path().starts_with("/v1/") {
+        error.into_response()
+    } else {
+        pages::error_page(error)
+    }
+}
+
+/// Pages load only this site's scripts and styles; nothing is framed or sniffed.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    ));
+    headers.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    headers.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    response
+}
+
+/// Refuses writes that a browser sends on behalf of another site (cross-site request forgery): a page
+/// elsewhere must not add `/etc` as a source through a user's browser. Clients that are not browsers
+/// send no `Origin` and are unaffected.
+async fn same_origin_writes(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let cross_site = headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site");
+    let foreign_origin = match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split("://").nth(1).unwrap_or(origin);
+            host.to_str().map_or(true, |host| origin_host != host)
+        }
+        _ => false,
+    };
+    if cross_site || foreign_origin {
+        let error = ApiError::Forbidden("requests from other sites may not change anything here".into());
+        return (StatusCode::FORBIDDEN, error).into_response();
+    }
+    next.run(request).await
+}
+
+/// Every known source, then the `--ingest` folders that are not sources yet.
+async fn queue_initial_syncs(state: &AppState, folders: &[PathBuf]) -> anyhow::Result<()> {
+    let known = state.catalog.sources().await?;
+    for source in &known {
+        state.worker.enqueue(sync_job(source.name.clone(), source.root.clone(), source.acl.clone()));
+    }
+    for folder in folders {
+        let root = std::fs::canonicalize(folder).with_context(|| format!("cannot use {}", folder.display()))?;
+        anyhow::ensure!(root.is_dir(), "{} is not a folder", root.display());
+        if known.iter().any(|s| s.root == root) {
+            continue;
+        }
+        let name = root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "root".into());
+        state.worker.enqueue(sync_job(name, root, vec![EVERYONE.to_string()]));
+    }
+    Ok(())
+}
+
+/// Re-syncs every source every `server.resync_minutes`.
+fn spawn_resync(state: &AppState) {
+    let minutes = state.config.server.resync_minutes;
+    if minutes == 0 {
+        return;
+    }
+    let weak = state.downgrade();
+    let stopping = state.stopping();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(minutes * 60));
+        every.tick().await;
+        tokio::pin!(stopping);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = &mut stopping => return,
+            }
+            let Some(state) = AppState::upgrade(&weak) else { return };
+            match state.catalog.sources().await {
+                Ok(sources) => {
+                    for source in sources {
+                        state.worker.enqueue(sync_job(source.name, source.root, source.acl));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot list the sources to re-sync"),
+            }
+        }
+    });
+}
+
+/// Loads the language model in the background. The task keeps only a weak handle (and the embedder),
+/// so a server that stops during the load is not kept alive by it.
+fn spawn_model_loading(state: &AppState, query_embedder: Arc<dyn lore_core::embed::Embedder>) {
+    let (weak, config) = (state.downgrade(), state.config.clone());
+    tokio::spawn(async move {
+        let loaded = engine::load_language_model(&config).await;
+        let Some(state) = AppState::upgrade(&weak) else { return };
+        match loaded {
+            Ok(model) => {
+                let name = model.name().to_string();
+                tracing::info!(model = %name, "the language model is loaded; answers are available");
+                let answerer = engine::answerer_with(&config, state.retriever.clone(), query_embedder, model);
+                state.model_loaded(answerer, name);
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the language model failed to load; search still works");
+                state.model_failed(format!("{e:#}"));
+            }
+        }
+    });
+}

@@ -1,0 +1,95 @@
+//! Recent search results: give it a request, get the results a search gave for exactly that request
+//! (query, permissions, facets, page, ranking) since the indexes last changed. Ingestion empties it at
+//! every commit, so a cached result is never older than the indexes; permissions are part of the key,
+//! so one caller's results never reach another with different principals.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use lore_retrieve::{SearchRequest, SearchResults};
+use parking_lot::Mutex;
+
+pub struct ResultCache {
+    capacity: usize,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    results: HashMap<String, Arc<SearchResults>>,
+    /// Oldest first: the one evicted when full.
+    order: VecDeque<String>,
+}
+
+fn key(request: &SearchRequest) -> String {
+    serde_json::to_string(request).expect("search requests serialise")
+}
+
+impl ResultCache {
+    /// Holds up to `capacity` results; 0 caches nothing.
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity, entries: Mutex::new(Entries::default()) }
+    }
+
+    pub fn get(&self, request: &SearchRequest) -> Option<Arc<SearchResults>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.entries.lock().results.get(&key(request)).cloned()
+    }
+
+    pub fn insert(&self, request: &SearchRequest, results: Arc<SearchResults>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let key = key(request);
+        let mut entries = self.entries.lock();
+        if entries.results.insert(key.clone(), results).is_none() {
+            entries.order.push_back(key);
+            if entries.order.len() > self.capacity {
+                if let Some(oldest) = entries.order.pop_front() {
+                    entries.results.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// Forgets everything: the indexes changed.
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock();
+        entries.results.clear();
+        entries.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lore_retrieve::{Access, Mode, Timings};
+
+    use super::*;
+
+    fn results() -> Arc<SearchResults> {
+        Arc::new(SearchResults {
+            hits: Vec::new(),
+            mode: Mode::Bm25,
+            query_truncated: false,
+            timings: Timings::default(),
+        })
+    }
+
+    #[test]
+    fn results_are_kept_per_caller_and_forgotten_when_the_indexes_change() {
+        let cache = ResultCache::new(2);
+        let everyone = SearchRequest::new("vpn", Access::everyone());
+        let hr = SearchRequest::new("vpn", Access::Principals(vec!["group:hr".into()]));
+        cache.insert(&everyone, results());
+        assert!(cache.get(&everyone).is_some());
+        assert!(cache.get(&hr).is_none(), "another caller's principals are another key");
+        cache.insert(&hr, results());
+        cache.insert(&SearchRequest::new("badge", Access::everyone()), results());
+        assert!(cache.get(&everyone).is_none(), "the oldest entry went when the cache was full");
+        assert!(cache.get(&hr).is_some());
+        cache.clear();
+        assert!(cache.get(&hr).is_none());
+    }
+}

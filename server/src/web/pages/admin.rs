@@ -1,0 +1,147 @@
+//! `/admin`: sources (add a folder, re-sync, remove), the ingestion worker's live progress and the files
+//! that failed. Forms post and redirect back, so it works without JavaScript; app.js keeps the progress
+//! live from `/api/ingest/events`.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use lore_core::types::now_ms;
+use serde::Deserialize;
+
+use super::{error_page, page};
+use crate::web::access::Caller;
+use crate::web::api::sources::{list_sources, queue_job, queue_new_source, AddSource, SourceJson};
+use crate::web::error::ApiError;
+use crate::web::extract::{Form, Query};
+use crate::web::schema::FailureJson;
+use crate::web::state::{AppState, ModelStatus};
+use crate::web::worker::IngestStatus;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Notice {
+    notice: Option<String>,
+}
+
+/// A row of the sources table.
+struct SourceRow {
+    source: SourceJson,
+    /// The name as a URL path segment.
+    url_name: String,
+    last_sync: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    notice: Option<String>,
+    sources: Vec<SourceRow>,
+    status: IngestStatus,
+    /// The status as JSON, for app.js to start from.
+    status_json: String,
+    failures: Vec<FailureJson>,
+    model: String,
+}
+
+/// "3 min ago" for a time in ms since the epoch.
+fn ago(ms: Option<i64>) -> String {
+    let Some(ms) = ms else { return "never".into() };
+    let secs = (now_ms() - ms).max(0) / 1000;
+    match secs {
+        s if s < 60 => "just now".into(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
+pub async fn admin(State(state): State<AppState>, caller: Caller, notice: Result<Query<Notice>, ApiError>) -> Response {
+    if let Err(e) = caller.require_admin() {
+        return error_page(e);
+    }
+    let notice = notice.map(|Query(n)| n.notice).unwrap_or_default();
+    let (sources, failures) = match (list_sources(&state, &caller).await, state.catalog.failures(None).await) {
+        (Ok(sources), Ok(failures)) => (sources, failures.iter().map(FailureJson::from).collect()),
+        (Err(e), _) => return error_page(e),
+        (_, Err(e)) => return error_page(e.into()),
+    };
+    let status = state.worker.status();
+    let model = match state.model_status() {
+        ModelStatus::Loading => "loading…".to_string(),
+        ModelStatus::Ready { name } => format!("{name} (ready)"),
+        ModelStatus::Failed(reason) => format!("failed to load: {reason}"),
+    };
+    let sources = sources
+        .into_iter()
+        .map(|source| SourceRow { url_name: path_segment(&source.name), last_sync: ago(source.last_synced_ms), source })
+        .collect();
+    page(&AdminPage {
+        notice,
+        sources,
+        status_json: serde_json::to_string(&status).expect("the status serialises"),
+        status,
+        failures,
+        model,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AddForm {
+    path: String,
+    #[serde(default)]
+    name: String,
+    /// Comma-separated principals.
+    #[serde(default)]
+    acl: String,
+}
+
+fn back(notice: &str) -> Response {
+    let query = serde_html_form::to_string([("notice", notice)]).expect("a notice encodes");
+    Redirect::to(&format!("/admin?{query}")).into_response()
+}
+
+/// `POST /admin/sources`.
+pub async fn add(State(state): State<AppState>, caller: Caller, form: Result<Form<AddForm>, ApiError>) -> Response {
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => return error_page(e),
+    };
+    let add = AddSource {
+        path: form.path,
+        name: Some(form.name),
+        acl: form.acl.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+    };
+    match queue_new_source(&state, &caller, add).await {
+        Ok(job) => back(&format!("Source '{}' added; its first sync is queued.", job.source)),
+        Err(ApiError::BadRequest(message)) => back(&format!("Not added: {message}.")),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /admin/sources/{name}/sync`.
+pub async fn sync(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Response {
+    match queue_job(&state, &caller, &name, false).await {
+        Ok(job) if job.queued => back(&format!("A sync of '{name}' is queued.")),
+        Ok(_) => back(&format!("A sync of '{name}' was already waiting.")),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /admin/sources/{name}/remove`.
+pub async fn remove(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Response {
+    match queue_job(&state, &caller, &name, true).await {
+        Ok(_) => back(&format!("'{name}' will be removed from the indexes (its files stay where they are).")),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `name` as one URL path segment (percent-encoded beyond unreserved characters).
+fn path_segment(name: &str) -> String {
+    let mut out = String::new();
+    for byte in name.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}

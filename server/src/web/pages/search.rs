@@ -1,0 +1,240 @@
+//! `/`: the search page (plain HTML search, facets, pages) with the answer panel; `/ask`: the same page
+//! with the answer written into it, for browsers without JavaScript (app.js streams it instead).
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use lore_core::DocumentKind;
+use lore_retrieve::Hit;
+use serde::Deserialize;
+
+use super::render::{answer_html, escape, span_url};
+use super::{error_page, page};
+use crate::web::access::Caller;
+use crate::web::answering;
+use crate::web::api::search::narrowing;
+use crate::web::api::sources::list_sources;
+use crate::web::error::ApiError;
+use crate::web::extract::Query;
+use crate::web::state::AppState;
+
+const PER_PAGE: usize = 10;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    source: Vec<String>,
+    #[serde(default, rename = "type")]
+    kind: Vec<String>,
+    page: Option<usize>,
+}
+
+impl PageParams {
+    /// This page's URL with another page number.
+    fn url(&self, path: &str, page: usize) -> String {
+        let mut pairs: Vec<(&str, String)> = vec![("q", self.q.clone())];
+        pairs.extend(self.source.iter().map(|s| ("source", s.clone())));
+        pairs.extend(self.kind.iter().map(|k| ("type", k.clone())));
+        if page > 1 {
+            pairs.push(("page", page.to_string()));
+        }
+        format!("{path}?{}", serde_html_form::to_string(&pairs).expect("pairs of strings encode"))
+    }
+}
+
+pub struct HitView {
+    pub title: String,
+    pub url: String,
+    pub source: String,
+    pub path: String,
+    pub kind: &'static str,
+    /// "page 3" or the heading path.
+    pub place: Option<String>,
+    pub snippet_html: String,
+    pub also_in: Vec<String>,
+}
+
+impl From<&Hit> for HitView {
+    fn from(hit: &Hit) -> Self {
+        let place = match (hit.page, &hit.heading) {
+            (Some(page), _) => Some(format!("page {page}")),
+            (None, Some(heading)) => Some(heading.clone()),
+            _ => None,
+        };
+        Self {
+            title: hit.title.clone(),
+            url: span_url(hit.document_id, hit.start, hit.end),
+            source: hit.source.clone(),
+            path: hit.document_path.clone(),
+            kind: hit.kind.as_str(),
+            place,
+            snippet_html: hit.snippet.to_html(),
+            also_in: hit.also_in.iter().map(|d| d.document_path.clone()).collect(),
+        }
+    }
+}
+
+pub struct Facet {
+    pub name: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+pub struct SourceView {
+    pub n: usize,
+    pub title: String,
+    pub url: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub q: String,
+    pub searched: bool,
+    pub hits: Vec<HitView>,
+    pub first_number: usize,
+    pub sources: Vec<Facet>,
+    pub kinds: Vec<Facet>,
+    pub prev_url: Option<String>,
+    pub next_url: Option<String>,
+    pub page: usize,
+    pub took_ms: String,
+    pub error: Option<String>,
+    pub answer_html: Option<String>,
+    pub answer_note: Option<String>,
+    pub answer_sources: Vec<SourceView>,
+}
+
+async fn search_page(
+    state: &AppState,
+    caller: &Caller,
+    params: &PageParams,
+    path: &str,
+) -> Result<SearchPage, ApiError> {
+    let page = params.page.unwrap_or(1).max(1);
+    let sources = list_sources(state, caller).await?;
+    let facet_sources = sources
+        .iter()
+        .map(|s| Facet {
+            name: s.name.clone(),
+            label: format!("{} ({})", s.name, s.documents),
+            checked: params.source.contains(&s.name),
+        })
+        .collect();
+    let kinds = DocumentKind::ALL
+        .iter()
+        .map(|k| Facet {
+            name: k.as_str().into(),
+            label: k.as_str().into(),
+            checked: params.kind.iter().any(|p| p == k.as_str()),
+        })
+        .collect();
+    let mut view = SearchPage {
+        q: params.q.clone(),
+        searched: false,
+        hits: Vec::new(),
+        first_number: (page - 1) * PER_PAGE + 1,
+        sources: facet_sources,
+        kinds,
+        prev_url: (page > 1).then(|| params.url(path, page - 1)),
+        next_url: None,
+        page,
+        took_ms: String::new(),
+        error: None,
+        answer_html: None,
+        answer_note: None,
+        answer_sources: Vec::new(),
+    };
+    if params.q.trim().is_empty() {
+        return Ok(view);
+    }
+    let mut request = lore_retrieve::SearchRequest::new(params.q.clone(), caller.access.clone());
+    request.narrowing = narrowing(&params.source, &params.kind)?;
+    request.offset = (page - 1) * PER_PAGE;
+    // One more than shown: whether there is a next page.
+    request.limit = PER_PAGE + 1;
+    let results = state.search(&request).await?;
+    view.searched = true;
+    view.next_url = (results.hits.len() > PER_PAGE).then(|| params.url(path, page + 1));
+    view.hits = results.hits.iter().take(PER_PAGE).map(HitView::from).collect();
+    view.took_ms = format!("{:.0}", results.timings.total_ms);
+    Ok(view)
+}
+
+/// `GET /`: search.
+pub async fn home(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<PageParams>, ApiError>,
+) -> Response {
+    let result = match params {
+        Ok(Query(params)) => search_page(&state, &caller, &params, "/").await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(view) => page(&view),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /ask`: search, and the answer written into the page once it is complete (no JavaScript needed).
+pub async fn ask_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<PageParams>, ApiError>,
+) -> Response {
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(e) => return error_page(e),
+    };
+    let mut view = match search_page(&state, &caller, &params, "/").await {
+        Ok(view) => view,
+        Err(e) => return error_page(e),
+    };
+    let mut question = lore_answer::Question::new(params.q.trim(), caller.access.clone());
+    question.narrowing = match narrowing(&params.source, &params.kind) {
+        Ok(narrowing) => narrowing,
+        Err(e) => return error_page(e),
+    };
+    match answering::complete(&state, question).await {
+        Ok(answer) => {
+            view.answer_html = Some(answer_html(&answer));
+            view.answer_note = answer.abstained.then(|| "No answer: here are the closest sources.".to_string());
+            view.answer_sources = answer_sources(&answer);
+        }
+        Err(e) => view.answer_html = Some(format!("<p class=\"error\">{}</p>", escape(&e.to_string()))),
+    }
+    page(&view)
+}
+
+/// The sources listed under an answer: its citations, or for an abstention the passages it had.
+pub fn answer_sources(answer: &lore_answer::Answer) -> Vec<SourceView> {
+    if answer.abstained {
+        return answer
+            .passages
+            .iter()
+            .map(|p| SourceView {
+                n: p.n,
+                title: p.title.clone(),
+                url: format!("/documents/{}", p.document_id.0),
+                detail: format!("{}:{}", p.source, p.document_path),
+            })
+            .collect();
+    }
+    answer
+        .citations
+        .iter()
+        .map(|c| SourceView {
+            n: c.n,
+            title: c.title.clone(),
+            url: span_url(c.document_id, c.start, c.end),
+            detail: match c.page {
+                Some(page) => format!("{}:{}, page {page}", c.source, c.document_path),
+                None => format!("{}:{}", c.source, c.document_path),
+            },
+        })
+        .collect()
+}
