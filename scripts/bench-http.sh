@@ -34,5 +34,4 @@ for i in $(seq 1 20); do
     -d "{\"question\":\"how do I install a package from source, case $i?\"}" \
     "http://127.0.0.1:$port/api/ask" --max-time 2 | awk 'NR==1 {code=$2} tolower($1)=="retry-after:" {retry=$2} END {print code, retry}' &
 done | sort | uniq -c
-wait
 grep -E '^lore_(search|answer_queue|searches)' <(curl -s "http://127.0.0.1:$port/metrics") | grep -v bucket

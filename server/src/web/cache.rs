@@ -4,10 +4,35 @@
 //! so one caller's results never reach another with different principals.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use lore_retrieve::{SearchRequest, SearchResults};
 use parking_lot::Mutex;
+
+use super::schema::SearchJson;
+
+/// One search's results, and their JSON once an API caller asked for it: a repeated search is
+/// serialised once, not per request.
+pub struct Searched {
+    pub results: SearchResults,
+    json: OnceLock<Bytes>,
+}
+
+impl Searched {
+    pub fn new(results: SearchResults) -> Self {
+        Self { results, json: OnceLock::new() }
+    }
+
+    /// The body of `GET /api/search` for these results.
+    pub fn json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| {
+                Bytes::from(serde_json::to_vec(&SearchJson::from(&self.results)).expect("results serialise"))
+            })
+            .clone()
+    }
+}
 
 pub struct ResultCache {
     capacity: usize,
@@ -16,7 +41,7 @@ pub struct ResultCache {
 
 #[derive(Default)]
 struct Entries {
-    results: HashMap<String, Arc<SearchResults>>,
+    results: HashMap<String, Arc<Searched>>,
     /// Oldest first: the one evicted when full.
     order: VecDeque<String>,
 }
@@ -31,14 +56,14 @@ impl ResultCache {
         Self { capacity, entries: Mutex::new(Entries::default()) }
     }
 
-    pub fn get(&self, request: &SearchRequest) -> Option<Arc<SearchResults>> {
+    pub fn get(&self, request: &SearchRequest) -> Option<Arc<Searched>> {
         if self.capacity == 0 {
             return None;
         }
         self.entries.lock().results.get(&key(request)).cloned()
     }
 
-    pub fn insert(&self, request: &SearchRequest, results: Arc<SearchResults>) {
+    pub fn insert(&self, request: &SearchRequest, results: Arc<Searched>) {
         if self.capacity == 0 {
             return;
         }
@@ -68,13 +93,10 @@ mod tests {
 
     use super::*;
 
-    fn results() -> Arc<SearchResults> {
-        Arc::new(SearchResults {
-            hits: Vec::new(),
-            mode: Mode::Bm25,
-            query_truncated: false,
-            timings: Timings::default(),
-        })
+    fn results() -> Arc<Searched> {
+        let results =
+            SearchResults { hits: Vec::new(), mode: Mode::Bm25, query_truncated: false, timings: Timings::default() };
+        Arc::new(Searched::new(results))
     }
 
     #[test]

@@ -6,11 +6,11 @@ use std::time::Duration;
 use lore_answer::Answerer;
 use lore_core::catalog::Catalog;
 use lore_core::config::Config;
-use lore_retrieve::{Retriever, SearchRequest, SearchResults};
+use lore_retrieve::{Retriever, SearchRequest};
 use parking_lot::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::cache::ResultCache;
+use super::cache::{ResultCache, Searched};
 use super::error::ApiError;
 use super::metrics::Metrics;
 use super::worker::IngestWorker;
@@ -117,7 +117,7 @@ impl AppState {
     /// Runs a search once one of `server.search_concurrency` turns is free; refuses with 503 after
     /// `server.search_queue_timeout_ms` of waiting.
     /// A cached result for the same request since the indexes last changed costs nothing.
-    pub async fn search(&self, request: &SearchRequest) -> Result<Arc<SearchResults>, ApiError> {
+    pub async fn search(&self, request: &SearchRequest) -> Result<Arc<Searched>, ApiError> {
         if let Some(results) = self.results.get(request) {
             self.metrics.observe_cached_search();
             return Ok(results);
@@ -132,10 +132,11 @@ impl AppState {
                 })
             }
         };
-        let results = Arc::new(self.retriever.search(request).await?);
+        let results = self.retriever.search(request).await?;
         self.metrics.observe_search(&results);
-        self.results.insert(request, results.clone());
-        Ok(results)
+        let searched = Arc::new(Searched::new(results));
+        self.results.insert(request, searched.clone());
+        Ok(searched)
     }
 
     /// The answerer and a place in its queue, or why not now (503 with Retry-After either way).

@@ -1,7 +1,8 @@
 //! `GET /api/search?q=..`: the hit objects of `lore search --json`.
 
 use axum::extract::State;
-use axum::Json;
+use axum::http::header;
+use axum::response::IntoResponse;
 use lore_core::DocumentKind;
 use lore_retrieve::{Narrowing, SearchRequest};
 use serde::Deserialize;
@@ -72,8 +73,8 @@ pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<SearchParams>,
-) -> Result<Json<SearchJson>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let request = params.request(&caller)?;
-    let results = state.search(&request).await?;
-    Ok(Json(SearchJson::from(results.as_ref())))
+    let searched = state.search(&request).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], searched.json()))
 }

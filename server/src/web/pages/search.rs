@@ -156,7 +156,8 @@ async fn search_page(
     request.offset = (page - 1) * PER_PAGE;
     // One more than shown: whether there is a next page.
     request.limit = PER_PAGE + 1;
-    let results = state.search(&request).await?;
+    let searched = state.search(&request).await?;
+    let results = &searched.results;
     view.searched = true;
     view.next_url = (results.hits.len() > PER_PAGE).then(|| params.url(path, page + 1));
     view.hits = results.hits.iter().take(PER_PAGE).map(HitView::from).collect();
