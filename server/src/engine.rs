@@ -43,7 +43,7 @@ fn explain_busy(config: &Config, error: DataDirError) -> anyhow::Error {
         .and_then(|note| note["url"].as_str().map(String::from))
         .unwrap_or_else(|| "its address".into());
     anyhow::anyhow!(
-        "lore serve ({holder}) is running on the data directory {} at {url}: search and ask there (the web \
+        "{holder}, is serving the data directory {} at {url}: search and ask there (the web \
          page, or GET {url}/api/search?q=...), add or re-sync folders on {url}/admin (or POST {url}/api/sources), \
          or stop the server first",
         config.data_dir.display()
