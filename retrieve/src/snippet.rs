@@ -32,6 +32,13 @@ impl Snippet {
     }
 }
 
+/// `text` HTML-escaped (`&`, `<`, `>`, `"`, `'`), for pages that show passages and answers.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {

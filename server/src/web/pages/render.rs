@@ -4,22 +4,7 @@
 use lore_answer::guard::{self, CheckedSentence};
 use lore_answer::Answer;
 use lore_core::DocumentId;
-
-/// `&`, `<`, `>`, `"` and `'` escaped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use lore_retrieve::snippet::escape_html;
 
 /// The document view of a span: its page opens with the span highlighted and scrolled into view.
 pub fn span_url(document: DocumentId, start: usize, end: usize) -> String {
@@ -30,7 +15,7 @@ pub fn span_url(document: DocumentId, start: usize, end: usize) -> String {
 /// the check could not support (kept with `answer.unsupported = "flag"`, or with the guard off) marked.
 pub fn answer_html(answer: &Answer) -> String {
     if answer.abstained || answer.sentences.is_empty() {
-        return format!("<p>{}</p>", escape(&answer.text));
+        return format!("<p>{}</p>", escape_html(&answer.text));
     }
     let sentences: Vec<String> =
         answer.sentences.iter().filter(|s| !s.removed).map(|sentence| sentence_html(answer, sentence)).collect();
@@ -45,13 +30,13 @@ fn sentence_html(answer: &Answer, sentence: &CheckedSentence) -> String {
         let marker = rest[open + 1..].find(']').map(|close| &rest[open + 1..open + 1 + close]);
         let cited =
             marker.and_then(|m| m.parse::<usize>().ok()).and_then(|n| answer.citations.iter().find(|c| c.n == n));
-        html.push_str(&escape(&rest[..open]));
+        html.push_str(&escape_html(&rest[..open]));
         match (marker, cited) {
             (Some(marker), Some(citation)) => {
                 html.push_str(&format!(
                     "<a class=\"cite\" href=\"{}\" title=\"{}\">[{marker}]</a>",
                     span_url(citation.document_id, citation.start, citation.end),
-                    escape(&citation.title)
+                    escape_html(&citation.title)
                 ));
                 rest = &rest[open + marker.len() + 2..];
             }
@@ -61,7 +46,7 @@ fn sentence_html(answer: &Answer, sentence: &CheckedSentence) -> String {
             }
         }
     }
-    html.push_str(&escape(rest));
+    html.push_str(&escape_html(rest));
     if sentence.supported {
         html
     } else {
@@ -97,13 +82,13 @@ pub fn document_pages(text: &str, page_starts: &[usize], highlight: Option<(usiz
         match highlight {
             Some((h_start, h_end)) if h_start < end && h_end > start => {
                 let (m_start, m_end) = (h_start.max(start), h_end.min(end));
-                html.push_str(&escape(&text[byte(start)..byte(m_start)]));
+                html.push_str(&escape_html(&text[byte(start)..byte(m_start)]));
                 let id = if first_mark { " id=\"cited\"" } else { "" };
                 first_mark = false;
-                html.push_str(&format!("<mark{id}>{}</mark>", escape(&text[byte(m_start)..byte(m_end)])));
-                html.push_str(&escape(&text[byte(m_end)..byte(end)]));
+                html.push_str(&format!("<mark{id}>{}</mark>", escape_html(&text[byte(m_start)..byte(m_end)])));
+                html.push_str(&escape_html(&text[byte(m_end)..byte(end)]));
             }
-            _ => html.push_str(&escape(&text[byte(start)..byte(end)])),
+            _ => html.push_str(&escape_html(&text[byte(start)..byte(end)])),
         }
         pages.push(PageHtml { number: paginated.then_some(i + 1), html });
     }

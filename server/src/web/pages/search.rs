@@ -5,10 +5,11 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use lore_core::DocumentKind;
+use lore_retrieve::snippet::escape_html;
 use lore_retrieve::Hit;
 use serde::Deserialize;
 
-use super::render::{answer_html, escape, span_url};
+use super::render::{answer_html, span_url};
 use super::{error_page, page};
 use crate::web::access::Caller;
 use crate::web::answering;
@@ -206,7 +207,7 @@ pub async fn ask_page(
             view.answer_note = answer.abstained.then(|| "No answer: here are the closest sources.".to_string());
             view.answer_sources = answer_sources(&answer);
         }
-        Err(e) => view.answer_html = Some(format!("<p class=\"error\">{}</p>", escape(&e.to_string()))),
+        Err(e) => view.answer_html = Some(format!("<p class=\"error\">{}</p>", escape_html(&e.to_string()))),
     }
     page(&view)
 }
