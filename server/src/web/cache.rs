@@ -1,7 +1,8 @@
-//! Recent search results: give it a request, get the results a search gave for exactly that request
-//! (query, permissions, facets, page, ranking) since the indexes last changed. Ingestion empties it at
-//! every commit, so a cached result is never older than the indexes; permissions are part of the key,
-//! so one caller's results never reach another with different principals.
+//! What the stores said since they last changed: give it a request, get the results a search gave for
+//! exactly that request (query, permissions, facets, page, ranking); and the list of sources with their
+//! counts (read by every search page for its facets). Ingestion empties it at every commit, so nothing
+//! cached is older than the stores; permissions are part of the search key, and the source list is
+//! filtered per caller after it is read, so one caller's view never reaches another.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -10,6 +11,7 @@ use axum::body::Bytes;
 use lore_retrieve::{SearchRequest, SearchResults};
 use parking_lot::Mutex;
 
+use super::api::sources::SourceJson;
 use super::schema::SearchJson;
 
 /// One search's results, and their JSON once an API caller asked for it: a repeated search is
@@ -37,6 +39,8 @@ impl Searched {
 pub struct ResultCache {
     capacity: usize,
     entries: Mutex<Entries>,
+    /// Every source, unfiltered.
+    sources: Mutex<Option<Arc<Vec<SourceJson>>>>,
 }
 
 #[derive(Default)]
@@ -53,7 +57,7 @@ fn key(request: &SearchRequest) -> String {
 impl ResultCache {
     /// Holds up to `capacity` results; 0 caches nothing.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, entries: Mutex::new(Entries::default()) }
+        Self { capacity, entries: Mutex::new(Entries::default()), sources: Mutex::new(None) }
     }
 
     pub fn get(&self, request: &SearchRequest) -> Option<Arc<Searched>> {
@@ -79,11 +83,23 @@ impl ResultCache {
         }
     }
 
-    /// Forgets everything: the indexes changed.
+    /// Every source as last read, if the stores did not change since.
+    pub fn sources(&self) -> Option<Arc<Vec<SourceJson>>> {
+        self.sources.lock().clone()
+    }
+
+    pub fn set_sources(&self, sources: Arc<Vec<SourceJson>>) {
+        if self.capacity > 0 {
+            *self.sources.lock() = Some(sources);
+        }
+    }
+
+    /// Forgets everything: the stores changed.
     pub fn clear(&self) {
         let mut entries = self.entries.lock();
         entries.results.clear();
         entries.order.clear();
+        *self.sources.lock() = None;
     }
 }
 

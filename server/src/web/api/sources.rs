@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
@@ -21,7 +22,7 @@ use crate::web::schema::FailureJson;
 use crate::web::state::AppState;
 use crate::web::worker::{sync_job, IngestStatus, Job};
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SourceJson {
     pub name: String,
     /// The folder it indexes.
@@ -70,22 +71,32 @@ pub struct IngestJson {
 
 /// Sources the caller may see (administrators see all; others, those whose ACL they share).
 pub async fn list_sources(state: &AppState, caller: &Caller) -> Result<Vec<SourceJson>, ApiError> {
+    let all = match state.results.sources() {
+        Some(all) => all,
+        None => {
+            let all = Arc::new(read_sources(state).await?);
+            state.results.set_sources(all.clone());
+            all
+        }
+    };
+    Ok(all.iter().filter(|source| caller.is_admin || caller.shares(&source.acl)).cloned().collect())
+}
+
+/// Every source with its counts, from the catalog (a pass over all documents).
+async fn read_sources(state: &AppState) -> Result<Vec<SourceJson>, ApiError> {
     let status = state.catalog.status().await?;
     let records = state.catalog.sources().await?;
     Ok(status
         .sources
         .into_iter()
-        .filter_map(|source| {
-            let acl = records.iter().find(|r| r.name == source.name).map(|r| r.acl.clone()).unwrap_or_default();
-            (caller.is_admin || caller.shares(&acl)).then(|| SourceJson {
-                name: source.name,
-                root: source.root.display().to_string(),
-                acl,
-                documents: source.documents,
-                chunks: source.chunks,
-                failed: source.failed,
-                last_synced_ms: source.last_synced_ms,
-            })
+        .map(|source| SourceJson {
+            acl: records.iter().find(|r| r.name == source.name).map(|r| r.acl.clone()).unwrap_or_default(),
+            name: source.name,
+            root: source.root.display().to_string(),
+            documents: source.documents,
+            chunks: source.chunks,
+            failed: source.failed,
+            last_synced_ms: source.last_synced_ms,
         })
         .collect())
 }
