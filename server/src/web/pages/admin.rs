@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use lore_core::types::now_ms;
 use serde::Deserialize;
 
-use super::{error_page, page};
+use super::{page, PageResult};
 use crate::web::access::Caller;
 use crate::web::api::sources::{list_sources, queue_job, queue_new_source, AddSource, SourceJson};
 use crate::web::error::ApiError;
@@ -54,16 +54,15 @@ fn ago(ms: Option<i64>) -> String {
     }
 }
 
-pub async fn admin(State(state): State<AppState>, caller: Caller, notice: Result<Query<Notice>, ApiError>) -> Response {
-    if let Err(e) = caller.require_admin() {
-        return error_page(e);
-    }
+pub async fn admin(
+    State(state): State<AppState>,
+    caller: Caller,
+    notice: Result<Query<Notice>, ApiError>,
+) -> PageResult {
+    caller.require_admin()?;
     let notice = notice.map(|Query(n)| n.notice).unwrap_or_default();
-    let (sources, failures) = match (list_sources(&state, &caller).await, state.catalog.failures(None).await) {
-        (Ok(sources), Ok(failures)) => (sources, failures.iter().map(FailureJson::from).collect()),
-        (Err(e), _) => return error_page(e),
-        (_, Err(e)) => return error_page(e.into()),
-    };
+    let sources = list_sources(&state, &caller).await?;
+    let failures = state.catalog.failures(None).await?.iter().map(FailureJson::from).collect();
     let status = state.worker.status();
     let model = match state.model_status() {
         ModelStatus::Loading => "loading…".to_string(),
@@ -74,14 +73,14 @@ pub async fn admin(State(state): State<AppState>, caller: Caller, notice: Result
         .into_iter()
         .map(|source| SourceRow { url_name: path_segment(&source.name), last_sync: ago(source.last_synced_ms), source })
         .collect();
-    page(&AdminPage {
+    Ok(page(&AdminPage {
         notice,
         sources,
         status_json: serde_json::to_string(&status).expect("the status serialises"),
         status,
         failures,
         model,
-    })
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,38 +99,33 @@ fn back(notice: &str) -> Response {
 }
 
 /// `POST /admin/sources`.
-pub async fn add(State(state): State<AppState>, caller: Caller, form: Result<Form<AddForm>, ApiError>) -> Response {
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => return error_page(e),
-    };
+pub async fn add(State(state): State<AppState>, caller: Caller, form: Result<Form<AddForm>, ApiError>) -> PageResult {
+    let Form(form) = form?;
     let add = AddSource {
         path: form.path,
         name: Some(form.name),
         acl: form.acl.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
     };
     match queue_new_source(&state, &caller, add).await {
-        Ok(job) => back(&format!("Source '{}' added; its first sync is queued.", job.source)),
-        Err(ApiError::BadRequest(message)) => back(&format!("Not added: {message}.")),
-        Err(e) => error_page(e),
+        Ok(job) => Ok(back(&format!("Source '{}' added; its first sync is queued.", job.source))),
+        Err(ApiError::BadRequest(message)) => Ok(back(&format!("Not added: {message}."))),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// `POST /admin/sources/{name}/sync`.
-pub async fn sync(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Response {
-    match queue_job(&state, &caller, &name, false).await {
-        Ok(job) if job.queued => back(&format!("A sync of '{name}' is queued.")),
-        Ok(_) => back(&format!("A sync of '{name}' was already waiting.")),
-        Err(e) => error_page(e),
-    }
+pub async fn sync(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> PageResult {
+    let job = queue_job(&state, &caller, &name, false).await?;
+    Ok(match job.queued {
+        true => back(&format!("A sync of '{name}' is queued.")),
+        false => back(&format!("A sync of '{name}' was already waiting.")),
+    })
 }
 
 /// `POST /admin/sources/{name}/remove`.
-pub async fn remove(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Response {
-    match queue_job(&state, &caller, &name, true).await {
-        Ok(_) => back(&format!("'{name}' will be removed from the indexes (its files stay where they are).")),
-        Err(e) => error_page(e),
-    }
+pub async fn remove(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> PageResult {
+    queue_job(&state, &caller, &name, true).await?;
+    Ok(back(&format!("'{name}' will be removed from the indexes (its files stay where they are).")))
 }
 
 /// `name` as one URL path segment (percent-encoded beyond unreserved characters).

@@ -3,11 +3,10 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::Response;
 use serde::Deserialize;
 
 use super::render::{document_pages, PageHtml};
-use super::{error_page, page};
+use super::{page, PageResult};
 use crate::web::access::Caller;
 use crate::web::api::documents::readable_document;
 use crate::web::error::ApiError;
@@ -48,15 +47,9 @@ pub async fn document(
     caller: Caller,
     Path(id): Path<i64>,
     span: Result<Query<SpanParams>, ApiError>,
-) -> Response {
-    let span = match span {
-        Ok(Query(span)) => span,
-        Err(e) => return error_page(e),
-    };
-    let (record, text) = match readable_document(&state, &caller, id).await {
-        Ok(found) => found,
-        Err(e) => return error_page(e),
-    };
+) -> PageResult {
+    let Query(span) = span?;
+    let (record, text) = readable_document(&state, &caller, id).await?;
     let highlight = span.start.zip(span.end);
     let pages = document_pages(&text, &record.page_starts, highlight);
     let cited_page = highlight
@@ -64,7 +57,7 @@ pub async fn document(
     let status_note = record.error.as_ref().map(|error| {
         format!("The file changed and could not be read again ({error}); this is the version indexed before.")
     });
-    page(&DocumentPage {
+    Ok(page(&DocumentPage {
         id,
         title: record.title,
         source: record.source,
@@ -75,5 +68,5 @@ pub async fn document(
         highlighted: pages.iter().any(|p| p.html.contains("id=\"cited\"")),
         cited_page,
         pages,
-    })
+    }))
 }

@@ -31,6 +31,30 @@ struct ErrorPage {
     message: String,
 }
 
+/// What a page handler returns: the page, or the error shown as a page with the API error's status, so
+/// handlers use `?` on extractor results and API calls alike.
+pub type PageResult = Result<Response, PageError>;
+
+pub struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<lore_core::catalog::CatalogError> for PageError {
+    fn from(error: lore_core::catalog::CatalogError) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(self.0)
+    }
+}
+
 /// An API error as a page with the same status.
 pub fn error_page(error: ApiError) -> Response {
     let status = error.status();

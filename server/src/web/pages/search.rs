@@ -3,14 +3,13 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
 use lore_core::DocumentKind;
 use lore_retrieve::snippet::escape_html;
 use lore_retrieve::Hit;
 use serde::Deserialize;
 
 use super::render::{answer_html, span_url};
-use super::{error_page, page};
+use super::{page, PageResult};
 use crate::web::access::Caller;
 use crate::web::answering;
 use crate::web::api::search::narrowing;
@@ -171,15 +170,9 @@ pub async fn home(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<PageParams>, ApiError>,
-) -> Response {
-    let result = match params {
-        Ok(Query(params)) => search_page(&state, &caller, &params, "/").await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(view) => page(&view),
-        Err(e) => error_page(e),
-    }
+) -> PageResult {
+    let Query(params) = params?;
+    Ok(page(&search_page(&state, &caller, &params, "/").await?))
 }
 
 /// `GET /ask`: search, and the answer written into the page once it is complete (no JavaScript needed).
@@ -187,20 +180,11 @@ pub async fn ask_page(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<PageParams>, ApiError>,
-) -> Response {
-    let params = match params {
-        Ok(Query(params)) => params,
-        Err(e) => return error_page(e),
-    };
-    let mut view = match search_page(&state, &caller, &params, "/").await {
-        Ok(view) => view,
-        Err(e) => return error_page(e),
-    };
+) -> PageResult {
+    let Query(params) = params?;
+    let mut view = search_page(&state, &caller, &params, "/").await?;
     let mut question = lore_answer::Question::new(params.q.trim(), caller.access.clone());
-    question.narrowing = match narrowing(&params.source, &params.kind) {
-        Ok(narrowing) => narrowing,
-        Err(e) => return error_page(e),
-    };
+    question.narrowing = narrowing(&params.source, &params.kind)?;
     match answering::complete(&state, question).await {
         Ok(answer) => {
             view.answer_html = Some(answer_html(&answer));
@@ -209,7 +193,7 @@ pub async fn ask_page(
         }
         Err(e) => view.answer_html = Some(format!("<p class=\"error\">{}</p>", escape_html(&e.to_string()))),
     }
-    page(&view)
+    Ok(page(&view))
 }
 
 /// The sources listed under an answer: its citations, or for an abstention the passages it had.
