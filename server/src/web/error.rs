@@ -105,11 +105,24 @@ impl From<lore_core::catalog::CatalogError> for ApiError {
 }
 
 /// axum's own rejections (a malformed JSON body, a bad query string) in the same shape.
-impl From<axum::extract::rejection::JsonRejection> for ApiError {
-    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+impl ApiError {
+    /// An axum body rejection (malformed JSON, a body over the limit) in Lore's terms.
+    fn from_rejection(status: StatusCode, body_text: String) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
             return Self::TooLarge("the request body is too large".into());
         }
-        Self::BadRequest(rejection.body_text().to_lowercase())
+        Self::BadRequest(body_text.to_lowercase())
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        Self::from_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        Self::from_rejection(rejection.status(), rejection.body_text())
     }
 }

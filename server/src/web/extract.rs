@@ -39,13 +39,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge("the request body is too large".into())
-            } else {
-                ApiError::BadRequest(rejection.body_text().to_lowercase())
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(request, state).await?;
         serde_html_form::from_bytes(&bytes).map(Form).map_err(|e| ApiError::BadRequest(format!("invalid form: {e}")))
     }
 }
