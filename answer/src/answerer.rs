@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::context::{self, Passage};
 use crate::guard::{self, CheckedSentence, Draft, Vectors};
+use crate::links;
 use crate::prompt;
 use crate::AnswerError;
 
@@ -278,9 +279,16 @@ impl Answerer {
             answer.sentences = sentences;
             return Ok(self.abstain(answer, Abstention::Unsupported));
         }
-        answer.text = guard::render(&sentences, |s| s.citations.clone());
         answer.support = guard::answer_support(&sentences);
         answer.citations = citations(&sentences, &answer.passages, guard_on);
+        let cited: Vec<&str> = answer
+            .passages
+            .iter()
+            .filter(|p| answer.citations.iter().any(|c| c.n == p.n))
+            .map(|p| p.text.as_str())
+            .collect();
+        answer.text =
+            links::confine_links(&guard::render(&sentences, |s| s.citations.clone()), &cited, &self.config.link_hosts);
         answer.sentences = sentences;
         Ok(answer)
     }

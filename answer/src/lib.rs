@@ -6,11 +6,13 @@
 //! - [`context`]: which sentences of which hits the prompt quotes, within a token budget.
 //! - [`prompt`]: the messages, and recognising the model's own refusal.
 //! - [`guard`]: the sentence-by-sentence check after generation.
+//! - [`links`]: links and images in an answer only where a cited passage has them, inside the company.
 //! - [`sentences`], [`terms`]: sentence splitting; content words and facts (numbers, dates, names).
 
 mod answerer;
 pub mod context;
 pub mod guard;
+pub mod links;
 pub mod prompt;
 pub mod sentences;
 pub mod terms;

@@ -230,6 +230,9 @@ pub struct AnswerConfig {
     pub min_evidence: f32,
     /// Earlier turns of a conversation kept for follow-up questions.
     pub history_turns: usize,
+    /// Hosts (and their subdomains) that links and images in answers may point to, when a cited passage
+    /// has the same URL; any other link is reduced to its words. Empty: only this server's own pages.
+    pub link_hosts: Vec<String>,
 }
 
 impl Default for AnswerConfig {
@@ -243,6 +246,7 @@ impl Default for AnswerConfig {
             min_semantic_support: 0.75,
             min_evidence: 0.75,
             history_turns: 3,
+            link_hosts: Vec::new(),
         }
     }
 }
@@ -301,16 +305,35 @@ pub struct ServerConfig {
     pub addr: String,
     /// When set, the request header (set by an authenticating reverse proxy) whose comma-separated
     /// principals a request acts with, e.g. `X-Lore-Principals: alice,group:hr`. Unset: every request
-    /// acts as `everyone` and may administer sources (a single-user or loopback deployment).
+    /// acts as `everyone` and may administer sources, which is only allowed on a loopback address.
     pub principal_header: Option<String>,
-    /// With `principal_header` set, the principal that may add, re-sync and remove sources.
+    /// With `principal_header` set, the principal that may add, re-sync and remove sources. Namespaced
+    /// (`role:...`), so that no user or group name can be it by accident.
     pub admin_principal: String,
+    /// Host names (`Host` header, port optional) the server answers to besides localhost and the address
+    /// it is bound to; any other is refused, so that a web page cannot reach Lore through DNS rebinding.
+    /// Required when bound to all interfaces (0.0.0.0).
+    pub allowed_hosts: Vec<String>,
+    /// Folders under which sources may be added from the web page or the API (`lore ingest` and
+    /// `lore serve --ingest` are not limited). Empty: only folders inside the data directory.
+    pub source_roots: Vec<PathBuf>,
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`; unset, it answers loopback
+    /// clients only.
+    pub metrics_token: Option<String>,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (slow clients hold a connection otherwise).
+    pub header_timeout_secs: u64,
+    /// Time a request may take, streams of answers and live status excepted.
+    pub request_timeout_secs: u64,
     /// Searches running at once; more wait their turn (0: one per core).
     pub search_concurrency: usize,
     /// How long a search may wait for its turn before it is refused with 503.
     pub search_queue_timeout_ms: u64,
-    /// Recent search results kept until the indexes change (0: none).
+    /// Recent search results kept until the indexes change (0: none)...
     pub search_cache: usize,
+    /// ...and the memory they may take, in MiB.
+    pub search_cache_mb: usize,
     /// Largest request body accepted, in kilobytes.
     pub max_request_kb: usize,
     /// Longest question accepted, in characters.
@@ -324,10 +347,17 @@ impl Default for ServerConfig {
         Self {
             addr: "127.0.0.1:8080".into(),
             principal_header: None,
-            admin_principal: "admin".into(),
+            admin_principal: "role:admin".into(),
+            allowed_hosts: Vec::new(),
+            source_roots: Vec::new(),
+            metrics_token: None,
+            max_connections: 512,
+            header_timeout_secs: 10,
+            request_timeout_secs: 120,
             search_concurrency: 0,
             search_queue_timeout_ms: 5_000,
             search_cache: 4096,
+            search_cache_mb: 64,
             max_request_kb: 64,
             max_question_chars: 2_000,
             resync_minutes: 10,
@@ -370,6 +400,9 @@ impl Config {
         };
         absolute(&mut self.data_dir);
         absolute(&mut self.models_dir);
+        for root in &mut self.server.source_roots {
+            absolute(root);
+        }
         for path in [
             &mut self.embedding.model,
             &mut self.embedding.tokenizer_dir,
@@ -443,6 +476,17 @@ impl Config {
             return invalid(
                 "server.max_request_kb, max_question_chars and search_queue_timeout_ms must be positive".into(),
             );
+        }
+        if s.max_connections == 0 || s.header_timeout_secs == 0 || s.request_timeout_secs == 0 {
+            return invalid(
+                "server.max_connections, header_timeout_secs and request_timeout_secs must be positive".into(),
+            );
+        }
+        if !s.admin_principal.contains(':') || s.admin_principal.trim() != s.admin_principal {
+            return invalid(format!(
+                "server.admin_principal ({:?}) must be namespaced, like role:admin, so that no user name can be it",
+                s.admin_principal
+            ));
         }
         if s.addr.parse::<std::net::SocketAddr>().is_err() {
             return invalid(format!("server.addr ({:?}) must be an address and port, e.g. 127.0.0.1:8080", s.addr));

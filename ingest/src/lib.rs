@@ -3,6 +3,7 @@
 //! - [`extract`]: bytes of a PDF, Markdown, HTML, text or DOCX file -> text with page and heading marks.
 //! - [`chunk`]: extracted text -> chunks sized in the embedding model's tokens, with positions.
 //! - [`discover`]: a folder -> the files Lore indexes, with size and modification time.
+//! - [`read`]: a scanned file -> its bytes, if it is still a regular file inside its folder.
 //! - [`sync`]: a folder and the stores -> the stores in sync with the folder (incremental, crash-safe).
 //! - [`watch`]: keeps a folder in sync as files change.
 
@@ -10,6 +11,7 @@ pub mod chunk;
 pub mod discover;
 pub mod extract;
 pub mod progress;
+pub mod read;
 pub mod recover;
 pub mod stores;
 pub mod sync;

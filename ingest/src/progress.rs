@@ -20,6 +20,10 @@ pub enum ProgressEvent<'a> {
     FileDone { path: &'a str, outcome: FileOutcome, chunks: u64 },
     /// Everything so far is durable in all three stores.
     Committed { documents: u64, chunks: u64 },
+    /// The source's ACL changed: the chunks of `documents` are being relabelled in both indexes.
+    Relabeling { documents: u64 },
+    /// The new ACL is durable in all three stores.
+    Relabeled { documents: u64 },
     /// The indexes reorganise what changed: text segments merge, the vector store builds its search
     /// graph (searches work meanwhile).
     Optimizing,

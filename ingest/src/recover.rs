@@ -37,8 +37,15 @@ pub async fn recover(stores: &Stores) -> Result<Recovery, StoresError> {
     }
     let mut repaired = 0;
     if interrupted_runs > 0 || !pending.is_empty() {
-        let stray: Vec<DocumentId> =
-            check(stores).await?.disagreements.iter().map(|d| DocumentId(d.document)).collect();
+        let report = check(stores).await?;
+        let stray: Vec<DocumentId> = report
+            .disagreements
+            .iter()
+            .map(|d| DocumentId(d.document))
+            .chain(report.mislabeled.iter().map(|m| DocumentId(m.document)))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if !stray.is_empty() {
             tracing::warn!(documents = stray.len(), "purging documents the stores disagree on");
             purge_by_chunk_id(stores, stray.clone()).await?;
@@ -84,6 +91,18 @@ pub struct Disagreement {
     pub vectors: u64,
 }
 
+/// One document whose chunks carry another ACL in an index than the catalog gives it: readers would
+/// see it (or miss it) against its source's permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mislabeled {
+    pub document: i64,
+    /// The source's ACL, as the catalog has it.
+    pub catalog: Vec<String>,
+    /// The distinct ACLs its chunks carry in the text index and in the vector store.
+    pub text: Vec<Vec<String>>,
+    pub vectors: Vec<Vec<String>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConsistencyReport {
     pub catalog_chunks: u64,
@@ -93,25 +112,54 @@ pub struct ConsistencyReport {
     /// Documents whose `chunk_count` disagrees with their chunk rows.
     pub miscounted_documents: Vec<i64>,
     pub disagreements: Vec<Disagreement>,
+    /// Documents whose chunks' ACL in an index differs from the catalog's.
+    pub mislabeled: Vec<Mislabeled>,
 }
 
 impl ConsistencyReport {
     pub fn is_consistent(&self) -> bool {
-        self.pending_documents == 0 && self.miscounted_documents.is_empty() && self.disagreements.is_empty()
+        self.pending_documents == 0
+            && self.miscounted_documents.is_empty()
+            && self.disagreements.is_empty()
+            && self.mislabeled.is_empty()
     }
 }
 
-/// Compares, document by document, the chunks the catalog, the text index and the vector store hold.
+/// Compares, document by document, the chunks the catalog, the text index and the vector store hold,
+/// and the ACL those chunks carry.
 pub async fn check(stores: &Stores) -> Result<ConsistencyReport, StoresError> {
     let catalog = stores.catalog.chunk_counts().await?;
     let miscounted = stores.catalog.miscounted_documents().await?;
     let pending = stores.catalog.pending_documents().await?.len() as u64;
+    let acls = stores.catalog.document_acls().await?;
     let indexes = stores.clone();
-    let (text, vectors) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
-        Ok((indexes.text.chunk_counts()?, indexes.vectors.chunk_counts()?))
+    let (text, vectors, text_labels, vector_labels) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
+        Ok((
+            indexes.text.chunk_counts()?,
+            indexes.vectors.chunk_counts()?,
+            indexes.text.acl_labels()?,
+            indexes.vectors.acl_labels()?,
+        ))
     })
     .await
     .expect("counting does not panic")?;
+    let mislabeled = acls
+        .into_iter()
+        .filter_map(|(document, mut acl)| {
+            acl.sort();
+            acl.dedup();
+            let expected = BTreeSet::from([acl.clone()]);
+            let (text, vectors) = (text_labels.get(&document), vector_labels.get(&document));
+            // A document missing from an index is a count disagreement, reported above.
+            let wrong = |labels: Option<&BTreeSet<Vec<String>>>| labels.is_some_and(|l| *l != expected);
+            (wrong(text) || wrong(vectors)).then(|| Mislabeled {
+                document: document.0,
+                catalog: acl,
+                text: text.map(|l| l.iter().cloned().collect()).unwrap_or_default(),
+                vectors: vectors.map(|l| l.iter().cloned().collect()).unwrap_or_default(),
+            })
+        })
+        .collect();
     let documents: BTreeSet<DocumentId> = catalog.keys().chain(text.keys()).chain(vectors.keys()).copied().collect();
     let count = |map: &BTreeMap<DocumentId, u64>, d: &DocumentId| map.get(d).copied().unwrap_or(0);
     let disagreements = documents
@@ -128,5 +176,6 @@ pub async fn check(stores: &Stores) -> Result<ConsistencyReport, StoresError> {
         pending_documents: pending,
         miscounted_documents: miscounted.into_iter().map(|d| d.0).collect(),
         disagreements,
+        mislabeled,
     })
 }

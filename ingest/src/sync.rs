@@ -19,7 +19,7 @@
 //! point leaves nothing that the next run's recovery does not clean up.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use lore_core::catalog::{
 };
 use lore_core::config::Config;
 use lore_core::embed::Embedder;
-use lore_core::{Chunk, ChunkId, DocumentId, DocumentMeta};
+use lore_core::{Chunk, ChunkId, DocumentId, DocumentMeta, EVERYONE};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -39,6 +39,7 @@ use crate::chunk::{ChunkDraft, Chunker};
 use crate::discover::{discover, DiscoverError, FoundFile};
 use crate::extract::{extract_with_limits, title_from_path, ExtractError, Extracted, Limits, PdfPage, WaitClock};
 use crate::progress::{FileOutcome, Progress, ProgressEvent};
+use crate::read::read_source_file;
 use crate::recover::{purge_from_indexes, recover, Recovery};
 use crate::stores::{Stores, StoresError};
 
@@ -54,8 +55,9 @@ const READY_QUEUE: usize = 32;
 pub struct SyncOptions {
     pub source: String,
     pub root: PathBuf,
-    /// Principals allowed to read the source's documents.
-    pub acl: Vec<String>,
+    /// Principals allowed to read the source's documents. `None` keeps an existing source's ACL (a new
+    /// source is readable by `everyone`); a different one relabels every indexed chunk of the source.
+    pub acl: Option<Vec<String>>,
     /// Read again the files that failed last time even if they did not change.
     pub retry_failed: bool,
 }
@@ -73,6 +75,8 @@ pub struct SyncReport {
     /// Pages of the PDFs indexed in this run.
     pub pages: u64,
     pub failures: Vec<FileFailure>,
+    /// Documents whose chunks took a new ACL in this run (the source's ACL changed).
+    pub relabeled: u64,
     pub recovery: Recovery,
     pub interrupted: bool,
     #[serde(serialize_with = "seconds")]
@@ -194,7 +198,17 @@ impl Syncer {
             let root = root.clone();
             tokio::task::spawn_blocking(move || discover(&root)).await.expect("discovery does not panic")?
         };
-        let source = self.stores.catalog.ensure_source(&options.source, &root, &options.acl).await?;
+        let mut source = {
+            let acl = options.acl.as_deref().map(normalize_acl).unwrap_or_else(|| vec![EVERYONE.to_string()]);
+            self.stores.catalog.ensure_source(&options.source, &root, &acl).await?
+        };
+        let mut relabeled = 0;
+        if let Some(acl) = options.acl.as_deref().map(normalize_acl) {
+            if acl != normalize_acl(&source.acl) {
+                relabeled = self.relabel_source(&source, &acl, progress.as_ref()).await?;
+                source.acl = acl;
+            }
+        }
         let run = self.stores.catalog.start_run(source.id).await?;
 
         let result = self.run(options, &source, discovery, progress.clone(), cancel).await;
@@ -214,6 +228,7 @@ impl Syncer {
             counts: run.counts,
             pages: run.pages,
             failures: run.failures,
+            relabeled,
             recovery,
             interrupted: run.interrupted,
             elapsed: started.elapsed(),
@@ -234,6 +249,34 @@ impl Syncer {
         }
         catalog.delete_source(source.id).await?;
         tracing::info!(source = name, documents = documents.len(), "source removed");
+        Ok(documents.len() as u64)
+    }
+
+    /// Gives every indexed chunk of a source a new ACL in both indexes, by the pending protocol: the
+    /// catalog takes the new ACL and marks the documents pending, both indexes are relabelled and made
+    /// durable, then the documents are indexed again. A crash in between leaves them pending and the
+    /// next writer purges them (their files are read again with the new ACL), so no chunk is left
+    /// readable under the old ACL. Returns how many documents were relabelled.
+    async fn relabel_source(
+        &self,
+        source: &SourceRecord,
+        acl: &[String],
+        progress: &dyn Progress,
+    ) -> Result<u64, SyncError> {
+        let documents = self.stores.catalog.begin_relabel(source.id, acl).await?;
+        progress.event(ProgressEvent::Relabeling { documents: documents.len() as u64 });
+        let stores = self.stores.clone();
+        let (ids, labels) = (documents.clone(), acl.to_vec());
+        tokio::task::spawn_blocking(move || -> Result<(), StoresError> {
+            stores.text.relabel(&ids, &labels)?;
+            stores.vectors.relabel(&ids, &labels)?;
+            stores.persist_indexes()
+        })
+        .await
+        .expect("relabelling does not panic")?;
+        self.stores.catalog.finish_relabel(&documents).await?;
+        progress.event(ProgressEvent::Relabeled { documents: documents.len() as u64 });
+        tracing::info!(source = %source.name, documents = documents.len(), acl = ?acl, "source ACL changed");
         Ok(documents.len() as u64)
     }
 
@@ -328,8 +371,8 @@ impl Syncer {
         };
         let mut workers = Vec::new();
         for n in 0..self.config.extract_threads() {
-            let (jobs, out, chunker, cancel) =
-                (job_rx.clone(), extracted_tx.clone(), self.chunker.clone(), cancel.clone());
+            let (jobs, out, chunker, cancel, root) =
+                (job_rx.clone(), extracted_tx.clone(), self.chunker.clone(), cancel.clone(), source.root.clone());
             let worker = std::thread::Builder::new()
                 .name(format!("lore-ingest-{n}"))
                 .spawn(move || {
@@ -337,7 +380,8 @@ impl Syncer {
                         if cancel.load(Ordering::Relaxed) {
                             break;
                         }
-                        let file = FileWork { key, chunker: &chunker, limits, retry_failed, cancel: &cancel };
+                        let file =
+                            FileWork { key, root: &root, chunker: &chunker, limits, retry_failed, cancel: &cancel };
                         if file.run(job, &out).is_err() {
                             break;
                         }
@@ -413,6 +457,8 @@ fn may_skip(known: &DocumentState, retry_failed: bool) -> bool {
 /// thread.
 struct FileWork<'a> {
     key: FileKey,
+    /// The source's folder (canonical): nothing outside it is read.
+    root: &'a Path,
     chunker: &'a Arc<Chunker>,
     limits: Limits,
     retry_failed: bool,
@@ -444,9 +490,9 @@ impl FileWork<'_> {
         if let Err(e) = crate::extract::check_size(file.size, self.limits.max_bytes) {
             return send(failed(facts, e));
         }
-        let bytes = match std::fs::read(&file.absolute) {
+        let bytes = match read_source_file(&file.absolute, self.root, self.limits.max_bytes) {
             Ok(bytes) => bytes,
-            Err(e) => return send(failed(facts, ExtractError::Io(e.to_string().to_lowercase()))),
+            Err(e) => return send(failed(facts, e)),
         };
         facts.size_bytes = bytes.len() as u64;
         facts.content_hash = blake3::hash(&bytes).to_hex().to_string();
@@ -771,6 +817,18 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// An ACL as stored: principals trimmed, blanks and repeats dropped, sorted (so that equal sets compare
+/// equal).
+pub fn normalize_acl(acl: &[String]) -> Vec<String> {
+    let mut principals: Vec<String> = acl.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    principals.sort();
+    principals.dedup();
+    if principals.is_empty() {
+        principals.push(EVERYONE.to_string());
+    }
+    principals
 }
 
 /// Converts sorted byte offsets into character offsets.

@@ -56,7 +56,12 @@ impl Harness {
     }
 
     fn options(&self) -> SyncOptions {
-        SyncOptions { source: "docs".into(), root: self.docs.clone(), acl: vec![EVERYONE.into()], retry_failed: false }
+        SyncOptions {
+            source: "docs".into(),
+            root: self.docs.clone(),
+            acl: Some(vec![EVERYONE.into()]),
+            retry_failed: false,
+        }
     }
 
     async fn sync(&self) -> SyncReport {
@@ -412,4 +417,137 @@ async fn only_one_writer_per_data_directory() {
     let second = Stores::open_embedded(&DataDir::new(&h.config.data_dir), 384, "second").await;
     let err = second.err().expect("a second writer is refused").to_string();
     assert!(err.contains("being written by another lore process (test, pid"), "{err}");
+}
+
+/// The principals' view of the text index and the vector store: which of the source's chunks a caller
+/// holding `principals` finds by each engine.
+async fn visible_to(h: &Harness, principals: &[&str], query: &str) -> (usize, usize) {
+    let filter =
+        SearchFilter { principals: principals.iter().map(|p| p.to_string()).collect(), ..SearchFilter::default() };
+    let text = h.stores().text.search(query, 10, &filter).unwrap().len();
+    let vector = h.embedder.embed(&[query]).unwrap().pop().unwrap();
+    let vectors = h.stores().vectors.search(&vector, 10, &filter).unwrap().len();
+    (text, vectors)
+}
+
+fn acl(principals: &[&str]) -> Option<Vec<String>> {
+    Some(principals.iter().map(|p| p.to_string()).collect())
+}
+
+#[tokio::test]
+async fn an_acl_change_relabels_every_chunk_in_both_indexes_and_is_kept_until_changed() {
+    let h = Harness::new().await;
+    h.write("board.md", "# Board minutes\n\nThe board approved the merger with Initech in March.\n");
+    h.write("plans.md", "# Plans\n\nThe merger closes after the regulator's review.\n");
+    h.sync().await;
+    assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (2, 2));
+
+    let narrowed = h.sync_with(SyncOptions { acl: acl(&["group:exec"]), ..h.options() }).await;
+    assert_eq!((narrowed.relabeled, narrowed.counts.indexed, narrowed.counts.unchanged), (2, 0, 2));
+    assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (0, 0), "no reader outside group:exec finds them");
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:exec"], "merger").await, (2, 2));
+    h.assert_consistent().await;
+
+    // A sync that names no ACL keeps the source's.
+    let kept = h.sync_with(SyncOptions { acl: None, ..h.options() }).await;
+    assert_eq!(kept.relabeled, 0);
+    let source = h.stores().catalog.source_by_name("docs").await.unwrap().unwrap();
+    assert_eq!(source.acl, ["group:exec"]);
+    h.write("later.md", "# Later\n\nThe merger party is on Friday.\n");
+    h.sync_with(SyncOptions { acl: None, ..h.options() }).await;
+    assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (0, 0), "new files take the source's ACL");
+
+    let widened = h.sync_with(SyncOptions { acl: acl(&[EVERYONE]), ..h.options() }).await;
+    assert_eq!(widened.relabeled, 3);
+    assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (3, 3));
+    h.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn the_check_finds_a_chunk_whose_index_acl_differs_from_the_catalog() {
+    let h = Harness::new().await;
+    h.write("a.md", "# A\n\nThe parking garage opens at six.\n");
+    h.write("b.md", "# B\n\nThe canteen opens at seven.\n");
+    h.sync().await;
+    let (a, b) = (h.document("a.md").await.id, h.document("b.md").await.id);
+    h.stores().text.relabel(&[a], &["group:x".to_string()]).unwrap();
+    h.stores().vectors.relabel(&[b], &["group:y".to_string()]).unwrap();
+    h.stores().persist_indexes().unwrap();
+    let report = check(h.stores()).await.unwrap();
+    assert!(!report.is_consistent());
+    let of = |id: DocumentId| report.mislabeled.iter().find(|m| m.document == id.0);
+    assert_eq!(report.mislabeled.len(), 2, "{report:?}");
+    assert_eq!(of(a).expect("a is mislabeled").text, [vec!["group:x".to_string()]]);
+    assert_eq!(of(b).expect("b is mislabeled").vectors, [vec!["group:y".to_string()]]);
+    assert!(report.disagreements.is_empty(), "the counts still agree: {report:?}");
+}
+
+#[tokio::test]
+async fn a_crash_during_an_acl_change_leaves_no_chunk_under_the_old_acl() {
+    let h = Harness::new().await;
+    h.write("board.md", "# Board minutes\n\nThe board approved the merger with Initech in March.\n");
+    h.sync().await;
+    let source = h.stores().catalog.source_by_name("docs").await.unwrap().unwrap();
+    // The process dies after the catalog took the new ACL and one index was relabelled.
+    let documents = h.stores().catalog.begin_relabel(source.id, &["group:exec".to_string()]).await.unwrap();
+    h.stores().text.relabel(&documents, &["group:exec".to_string()]).unwrap();
+    h.stores().persist_indexes().unwrap();
+    assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (0, 1), "half-relabelled");
+
+    // The next writer recovers first: the pending documents leave both indexes and are read again.
+    let recovery = recover(h.stores()).await.unwrap();
+    assert_eq!(recovery.purged_documents, 1);
+    let resynced = h.sync_with(SyncOptions { acl: None, ..h.options() }).await;
+    assert_eq!(resynced.counts.indexed, 1);
+    assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (0, 0));
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:exec"], "merger").await, (1, 1));
+    h.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn hostile_structure_costs_its_file_and_never_the_process() {
+    let h = Harness::new().await;
+    h.write("normal.md", "# Normal\n\nThe printer on floor two takes A3 paper.\n");
+    h.write("deep.html", lore_testkit::hostile::nested_html(20_000, "Deep html words about lanterns."));
+    h.write("deep.md", lore_testkit::hostile::nested_markdown(2_000, "Deep markdown words about kites."));
+    h.write("self-drawing.pdf", lore_testkit::hostile::self_drawing_form_pdf("A form that draws itself."));
+    h.write("parent-cycle.pdf", lore_testkit::hostile::parent_cycle_pdf());
+    let report = h.sync().await;
+    let failed: Vec<&str> = report.failures.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(failed, ["parent-cycle.pdf", "self-drawing.pdf"], "{:#?}", report.failures);
+    assert_eq!(report.counts.indexed, 3, "{report:#?}");
+    assert!(!h.text_search("lanterns").is_empty(), "text under deep nesting is kept");
+    assert!(!h.text_search("kites").is_empty());
+    h.assert_consistent().await;
+}
+
+/// Swaps a file for a link once the folder has been scanned, before its files are read.
+struct SwapAfterScan {
+    file: PathBuf,
+    target: PathBuf,
+}
+
+impl lore_ingest::Progress for SwapAfterScan {
+    fn event(&self, event: lore_ingest::ProgressEvent<'_>) {
+        if let lore_ingest::ProgressEvent::Planned { .. } = event {
+            std::fs::remove_file(&self.file).unwrap();
+            std::os::unix::fs::symlink(&self.target, &self.file).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_file_swapped_for_a_link_after_the_scan_is_not_read() {
+    let h = Harness::new().await;
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "The root password is hunter2.").unwrap();
+    for (name, target) in [("notes.txt", outside.path().join("secret.txt")), ("zero.txt", "/dev/zero".into())] {
+        h.write(name, "Ordinary notes about the weekly meeting.");
+        let swap = Arc::new(SwapAfterScan { file: h.docs.join(name), target });
+        let report = h.syncer.sync(&h.options(), swap, Arc::new(AtomicBool::new(false))).await.unwrap();
+        let failure = report.failures.iter().find(|f| f.path == name).unwrap_or_else(|| panic!("{report:#?}"));
+        assert!(failure.error.starts_with("not read:"), "{}", failure.error);
+        std::fs::remove_file(h.docs.join(name)).unwrap();
+    }
+    assert!(h.text_search("hunter2").is_empty(), "the secret was not indexed");
 }

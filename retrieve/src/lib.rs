@@ -16,7 +16,7 @@ mod retriever;
 pub mod snippet;
 
 pub use request::{Access, Mode, Narrowing, SearchRequest};
-pub use retriever::{fuse, Candidates, Duplicate, Hit, Retriever, SearchResults, Timings};
+pub use retriever::{fuse, Candidates, Duplicate, Hit, Retriever, SearchResults, Timings, MAX_DEPTH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -28,6 +28,8 @@ pub enum SearchError {
     Vectors(#[from] lore_core::vectors::VectorError),
     #[error("cannot embed the query: {0}")]
     Embed(#[from] lore_core::embed::EmbedError),
+    #[error("results past the first {max} are not served (offset + limit was {asked}): narrow the search instead")]
+    TooDeep { asked: String, max: usize },
     #[error("a search worker thread crashed")]
     Worker,
 }

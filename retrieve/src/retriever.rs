@@ -18,6 +18,10 @@ use crate::request::{Mode, SearchRequest};
 use crate::snippet::{Highlighter, Snippet};
 use crate::SearchError;
 
+/// Deepest result a search serves (`offset + limit`). Paging is for people, and each engine ranks this
+/// many candidates: without a bound, a request for page 10^15 would size its buffers from user input.
+pub const MAX_DEPTH: usize = 1_000;
+
 /// Where else a collapsed near-duplicate was found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Duplicate {
@@ -159,7 +163,10 @@ impl Retriever {
         let started = Instant::now();
         let (query, query_truncated) = self.prepare_query(&request.query)?;
         let mode = request.mode.unwrap_or(self.default_mode());
-        let wanted = request.offset + request.limit;
+        let wanted = request.offset.checked_add(request.limit).filter(|w| *w <= MAX_DEPTH).ok_or_else(|| {
+            let asked = request.offset.checked_add(request.limit).map_or("over usize::MAX".into(), |w| w.to_string());
+            SearchError::TooDeep { asked, max: MAX_DEPTH }
+        })?;
         let depth = self.config.candidates.max(wanted);
         let candidates = self.candidates_for(&query, &request.filter(), mode, depth).await?;
         let ranking = fuse(mode, &candidates, &self.config);
@@ -255,8 +262,8 @@ impl Retriever {
     /// Turns a ranking into hits `offset..offset + limit`: loads the passages, collapses near-duplicates
     /// (a collapsed passage does not take a place), cuts snippets. Blocking.
     fn present(&self, query: &str, ranking: &[Scored], offset: usize, limit: usize) -> Result<Vec<Hit>, SearchError> {
-        let wanted = offset + limit;
-        let mut kept: Vec<(Hit, Fingerprint)> = Vec::with_capacity(wanted);
+        let wanted = offset.saturating_add(limit);
+        let mut kept: Vec<(Hit, Fingerprint)> = Vec::with_capacity(wanted.min(ranking.len()));
         let mut next = 0;
         // Passages are loaded a window at a time: usually the first holds enough distinct ones.
         while kept.len() < wanted && next < ranking.len() {

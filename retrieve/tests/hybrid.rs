@@ -56,7 +56,7 @@ impl Harness {
         let options = SyncOptions {
             source: name.into(),
             root: self.root(name),
-            acl: acl.iter().map(|p| p.to_string()).collect(),
+            acl: Some(acl.iter().map(|p| p.to_string()).collect()),
             retry_failed: false,
         };
         let report = self

@@ -2,6 +2,7 @@
 //! the tests run on.
 
 pub mod docs;
+pub mod hostile;
 pub mod pdf;
 
 use std::path::{Path, PathBuf};

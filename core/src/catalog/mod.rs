@@ -187,8 +187,18 @@ pub struct CatalogStatus {
 /// The catalog database. SQLite ([`SqliteCatalog`]) is the embedded default.
 #[async_trait]
 pub trait Catalog: Send + Sync {
-    /// Registers a source, or returns it when it exists with the same root (its ACL is updated).
+    /// Registers a source with `acl`, or returns it as it is when it exists with the same root: an
+    /// existing source's ACL changes only through [`Catalog::begin_relabel`].
     async fn ensure_source(&self, name: &str, root: &std::path::Path, acl: &[String]) -> Result<SourceRecord>;
+    /// Step 1 of an ACL change: in one transaction, sets the source's ACL and marks its documents that
+    /// have chunks `pending`; returns them. Their chunks must then be relabelled in both indexes and
+    /// made durable before [`Catalog::finish_relabel`]. A crash in between leaves them pending, and
+    /// recovery purges them from the indexes, so no chunk keeps the old ACL.
+    async fn begin_relabel(&self, source: SourceId, acl: &[String]) -> Result<Vec<DocumentId>>;
+    /// Step 3 of an ACL change: the relabelled documents are `indexed` again.
+    async fn finish_relabel(&self, documents: &[DocumentId]) -> Result<()>;
+    /// The ACL the chunks of every indexed document must carry in both indexes (its source's).
+    async fn document_acls(&self) -> Result<BTreeMap<DocumentId, Vec<String>>>;
     async fn sources(&self) -> Result<Vec<SourceRecord>>;
     async fn source_by_name(&self, name: &str) -> Result<Option<SourceRecord>>;
     async fn documents(&self, source: SourceId) -> Result<Vec<DocumentState>>;

@@ -76,6 +76,20 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
+/// Runs `statement`, which ends in `id IN`, for every id: 500 bound at a time (SQLite's limit on bound
+/// variables is far above), inside the caller's transaction.
+async fn execute_for_ids(tx: &mut sqlx::SqliteConnection, statement: &str, ids: &[DocumentId]) -> Result<()> {
+    for batch in ids.chunks(500) {
+        let sql = format!("{statement} ({})", placeholders(batch.len()));
+        let mut query = sqlx::query(&sql);
+        for id in batch {
+            query = query.bind(id.0);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Catalog for SqliteCatalog {
     async fn ensure_source(&self, name: &str, root: &Path, acl: &[String]) -> Result<SourceRecord> {
@@ -84,12 +98,7 @@ impl Catalog for SqliteCatalog {
             if existing.root != root {
                 return Err(CatalogError::SourceRootConflict { name: name.to_string(), existing: existing.root });
             }
-            sqlx::query("UPDATE sources SET acl = ? WHERE id = ?")
-                .bind(acl_json(acl))
-                .bind(existing.id.0)
-                .execute(&self.pool)
-                .await?;
-            return Ok(SourceRecord { acl: acl.to_vec(), ..existing });
+            return Ok(existing);
         }
         let row = sqlx::query(
             "INSERT INTO sources (name, root, acl, created_ms) VALUES (?, ?, ?, ?) \
@@ -102,6 +111,46 @@ impl Catalog for SqliteCatalog {
         .fetch_one(&self.pool)
         .await?;
         source_from_row(&row)
+    }
+
+    async fn begin_relabel(&self, source: SourceId, acl: &[String]) -> Result<Vec<DocumentId>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE sources SET acl = ? WHERE id = ?")
+            .bind(acl_json(acl))
+            .bind(source.0)
+            .execute(&mut *tx)
+            .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE documents SET status = 'pending' WHERE source_id = ? AND status = 'indexed' RETURNING id",
+        )
+        .bind(source.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut ids: Vec<DocumentId> = ids.into_iter().map(DocumentId).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn finish_relabel(&self, documents: &[DocumentId]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        execute_for_ids(
+            &mut tx,
+            "UPDATE documents SET status = 'indexed' WHERE status = 'pending' AND id IN",
+            documents,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn document_acls(&self) -> Result<BTreeMap<DocumentId, Vec<String>>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT d.id, s.acl FROM documents d JOIN sources s ON s.id = d.source_id WHERE d.status = 'indexed'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|(id, acl)| Ok((DocumentId(id), parse_acl(&acl)?))).collect()
     }
 
     async fn sources(&self) -> Result<Vec<SourceRecord>> {
@@ -260,27 +309,15 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn mark_pending(&self, ids: &[DocumentId]) -> Result<()> {
-        for batch in ids.chunks(500) {
-            let sql = format!("UPDATE documents SET status = 'pending' WHERE id IN ({})", placeholders(batch.len()));
-            let mut query = sqlx::query(&sql);
-            for id in batch {
-                query = query.bind(id.0);
-            }
-            query.execute(&self.pool).await?;
-        }
+        let mut tx = self.pool.begin().await?;
+        execute_for_ids(&mut tx, "UPDATE documents SET status = 'pending' WHERE id IN", ids).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn delete_documents(&self, ids: &[DocumentId]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for batch in ids.chunks(500) {
-            let sql = format!("DELETE FROM documents WHERE id IN ({})", placeholders(batch.len()));
-            let mut query = sqlx::query(&sql);
-            for id in batch {
-                query = query.bind(id.0);
-            }
-            query.execute(&mut *tx).await?;
-        }
+        execute_for_ids(&mut tx, "DELETE FROM documents WHERE id IN", ids).await?;
         tx.commit().await?;
         Ok(())
     }

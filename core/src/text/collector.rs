@@ -48,6 +48,9 @@ impl PartialOrd for Ranked {
     }
 }
 
+/// Heap slots reserved before any document is seen.
+const PREALLOCATED: usize = 1_024;
+
 /// The best `limit` documents seen so far (a min-heap of them).
 struct TopK {
     limit: usize,
@@ -56,7 +59,8 @@ struct TopK {
 
 impl TopK {
     fn new(limit: usize) -> Self {
-        Self { limit, heap: BinaryHeap::with_capacity(limit + 1) }
+        // Grown as documents arrive, never sized from the caller's limit up front.
+        Self { limit, heap: BinaryHeap::with_capacity(limit.min(PREALLOCATED) + 1) }
     }
 
     /// Adds a document; returns the score a document must now beat to enter.

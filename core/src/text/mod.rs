@@ -9,7 +9,7 @@ mod query;
 mod schema;
 mod tantivy_index;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use query::QueryTerms;
 pub use schema::{analyze, for_each_term, is_stopword, AnalyzedToken};
@@ -42,6 +42,9 @@ pub trait TextIndex: Send + Sync {
     fn add(&self, document: &DocumentMeta, chunks: &[Chunk]) -> Result<()>;
     /// Removes every chunk of these documents (effective at the next commit).
     fn delete_documents(&self, documents: &[DocumentId]) -> Result<()>;
+    /// Gives every committed chunk of these documents a new ACL, everything else kept as stored (no
+    /// re-extraction, no re-embedding); effective at the next commit, like any write.
+    fn relabel(&self, documents: &[DocumentId], acl: &[String]) -> Result<()>;
     /// Makes every write so far durable and visible to searches.
     fn commit(&self) -> Result<()>;
     /// Merges the committed segments into one when there are many, so that searches stay fast;
@@ -54,6 +57,9 @@ pub trait TextIndex: Send + Sync {
     fn fetch(&self, chunks: &[ChunkId]) -> Result<Vec<IndexedChunk>>;
     /// Chunks per document, as the index holds them (committed state).
     fn chunk_counts(&self) -> Result<BTreeMap<DocumentId, u64>>;
+    /// The distinct ACLs (sorted principals) the chunks of each document carry (committed state): one
+    /// ACL per document when the index agrees with the catalog.
+    fn acl_labels(&self) -> Result<BTreeMap<DocumentId, BTreeSet<Vec<String>>>>;
     fn len(&self) -> Result<u64>;
     fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)

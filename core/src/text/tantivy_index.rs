@@ -4,15 +4,17 @@
 //! read. The writer's deletes and adds become visible together at `commit`, so purging a document and
 //! adding its new chunks in the same commit never shows a reader both versions or neither.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    doc, DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, TERMINATED,
+};
 
 use super::collector::FilteredTopDocs;
 use super::schema::{analyzer, ChunkFields, ANALYZER};
@@ -214,12 +216,10 @@ impl TantivyTextIndex {
             end: number(f.end).unwrap_or(0) as usize,
         })
     }
-}
 
-impl TextIndex for TantivyTextIndex {
-    fn add(&self, document: &DocumentMeta, chunks: &[Chunk]) -> Result<()> {
+    /// Adds the chunks of a document with the writer the caller holds.
+    fn add_with(&self, writer: &IndexWriter, document: &DocumentMeta, chunks: &[Chunk]) -> Result<()> {
         let f = &self.fields;
-        let writer = self.writer()?.lock();
         for chunk in chunks {
             let mut d = doc!(
                 f.chunk_id => chunk.id.0,
@@ -243,6 +243,45 @@ impl TextIndex for TantivyTextIndex {
                 d.add_text(f.heading, heading);
             }
             writer.add_document(d)?;
+        }
+        Ok(())
+    }
+}
+
+impl TextIndex for TantivyTextIndex {
+    fn add(&self, document: &DocumentMeta, chunks: &[Chunk]) -> Result<()> {
+        let writer = self.writer()?.lock();
+        self.add_with(&writer, document, chunks)
+    }
+
+    fn relabel(&self, documents: &[DocumentId], acl: &[String]) -> Result<()> {
+        let searcher = self.reader.searcher();
+        let writer = self.writer()?.lock();
+        for &document in documents {
+            let id = Term::from_field_u64(self.fields.doc_id, document.0 as u64);
+            let addresses = searcher.search(&TermQuery::new(id.clone(), IndexRecordOption::Basic), &DocSetCollector)?;
+            let mut meta: Option<DocumentMeta> = None;
+            let mut chunks = Vec::with_capacity(addresses.len());
+            for address in addresses {
+                let stored = self.read_chunk(&searcher, address)?;
+                meta.get_or_insert_with(|| DocumentMeta { acl: acl.to_vec(), ..stored.document.clone() });
+                chunks.push(Chunk {
+                    id: stored.id,
+                    ordinal: stored.id.ordinal(),
+                    text: stored.text,
+                    page: stored.page,
+                    heading: stored.heading,
+                    start: stored.start,
+                    end: stored.end,
+                    // Not stored in the index and not needed by it.
+                    tokens: 0,
+                });
+            }
+            let Some(meta) = meta else { continue };
+            chunks.sort_by_key(|c| c.id);
+            // The delete applies to the copies before it only: the new copies come after.
+            writer.delete_term(id);
+            self.add_with(&writer, &meta, &chunks)?;
         }
         Ok(())
     }
@@ -325,6 +364,45 @@ impl TextIndex for TantivyTextIndex {
             }
         }
         Ok(counts)
+    }
+
+    fn acl_labels(&self) -> Result<BTreeMap<DocumentId, BTreeSet<Vec<String>>>> {
+        let searcher = self.reader.searcher();
+        let mut labels: BTreeMap<DocumentId, BTreeSet<Vec<String>>> = BTreeMap::new();
+        for segment in searcher.segment_readers() {
+            // The ACL is indexed, not a fast field: walk each principal's posting list (cheap) rather
+            // than loading every stored chunk.
+            let inverted = segment.inverted_index(self.fields.acl)?;
+            let mut principals: Vec<String> = Vec::new();
+            let mut held: Vec<Vec<u32>> = vec![Vec::new(); segment.max_doc() as usize];
+            let mut terms = inverted.terms().stream().map_err(tantivy::TantivyError::from)?;
+            while terms.advance() {
+                let index = principals.len() as u32;
+                principals.push(String::from_utf8_lossy(terms.key()).into_owned());
+                let mut postings = inverted
+                    .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)
+                    .map_err(tantivy::TantivyError::from)?;
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    held[doc as usize].push(index);
+                    doc = postings.advance();
+                }
+            }
+            let ids = segment.fast_fields().u64("doc_id")?;
+            let alive = segment.alive_bitset();
+            for (doc, indexes) in held.into_iter().enumerate() {
+                let doc = doc as u32;
+                if alive.is_some_and(|bits| !bits.is_alive(doc)) {
+                    continue;
+                }
+                let mut acl: Vec<String> = indexes.into_iter().map(|i| principals[i as usize].clone()).collect();
+                acl.sort();
+                acl.dedup();
+                let id = ids.first(doc).map_or(-1, |id| id as i64);
+                labels.entry(DocumentId(id)).or_default().insert(acl);
+            }
+        }
+        Ok(labels)
     }
 
     fn len(&self) -> Result<u64> {

@@ -4,6 +4,7 @@
 //! then; every mutating call must be serialised (`EdgeShard::flush` panics when it cannot take its
 //! locks at once), which `write_lock` does.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
@@ -11,10 +12,10 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::serde_json::{json, Value};
 use qdrant_edge::{
     AnyVariants, Condition, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FieldCondition,
-    FieldIndexOperations, Filter, JsonPath, Match, MatchAny, NamedQuery, Payload, PayloadFieldSchema,
+    FieldIndexOperations, Filter, JsonPath, Match, MatchAny, NamedQuery, Payload, PayloadFieldSchema, PayloadOps,
     PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, QueryRequest,
-    Range, ScoringQuery, ScrollRequest, UpdateOperation, VectorStructPersisted, WithPayloadInterface, WithVector,
-    DEFAULT_VECTOR_NAME,
+    Range, ScoringQuery, ScrollRequest, SetPayloadOp, UpdateOperation, VectorStructPersisted, WithPayloadInterface,
+    WithVector, DEFAULT_VECTOR_NAME,
 };
 
 use super::*;
@@ -165,6 +166,46 @@ impl EdgeVectorIndex {
         }
         (!must.is_empty()).then(|| Filter { must: Some(must), ..Default::default() })
     }
+
+    /// The points of these documents (through the payload index).
+    fn of_documents(documents: &[DocumentId]) -> Filter {
+        let ids = documents.iter().map(|d| d.0).collect();
+        Filter {
+            must: Some(vec![Condition::Field(FieldCondition::new_match(
+                key(FIELD_DOCUMENT),
+                Match::Any(MatchAny { any: AnyVariants::Integers(ids) }),
+            ))]),
+            ..Default::default()
+        }
+    }
+
+    /// Every point, a page at a time: `visit(id, payload)` for each.
+    fn scroll_all(&self, with_payload: bool, mut visit: impl FnMut(u64, Option<Payload>)) -> Result<()> {
+        let mut offset = None;
+        loop {
+            let (records, next) = self
+                .shard
+                .scroll(ScrollRequest {
+                    offset,
+                    limit: Some(SCROLL_PAGE),
+                    filter: None,
+                    with_payload: Some(WithPayloadInterface::Bool(with_payload)),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                })
+                .map_err(engine)?;
+            for record in records {
+                match record.id {
+                    PointId::NumId(id) => visit(id, record.payload),
+                    other => return Err(VectorError::Engine(format!("unexpected point id {other:?}"))),
+                }
+            }
+            match next {
+                Some(next) => offset = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
 }
 
 impl VectorIndex for EdgeVectorIndex {
@@ -199,18 +240,46 @@ impl VectorIndex for EdgeVectorIndex {
         if documents.is_empty() {
             return Ok(());
         }
-        let ids = documents.iter().map(|d| d.0).collect();
-        let filter = Filter {
-            must: Some(vec![Condition::Field(FieldCondition::new_match(
-                key(FIELD_DOCUMENT),
-                Match::Any(MatchAny { any: AnyVariants::Integers(ids) }),
-            ))]),
-            ..Default::default()
-        };
+        let filter = Self::of_documents(documents);
         let _guard = self.write_lock.lock();
         self.shard
             .update(UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter)))
             .map_err(engine)
+    }
+
+    fn relabel(&self, documents: &[DocumentId], acl: &[String]) -> Result<()> {
+        // Setting one key keeps the rest of each point's payload.
+        let Value::Object(map) = json!({ FIELD_ACL: acl }) else {
+            unreachable!("json! of an object literal is an object")
+        };
+        let payload = Payload(map);
+        let _guard = self.write_lock.lock();
+        for batch in documents.chunks(1_000) {
+            let op = SetPayloadOp {
+                payload: payload.clone(),
+                points: None,
+                filter: Some(Self::of_documents(batch)),
+                key: None,
+            };
+            self.shard.update(UpdateOperation::PayloadOperation(PayloadOps::SetPayload(op))).map_err(engine)?;
+        }
+        Ok(())
+    }
+
+    fn acl_labels(&self) -> Result<BTreeMap<DocumentId, BTreeSet<Vec<String>>>> {
+        let mut labels: BTreeMap<DocumentId, BTreeSet<Vec<String>>> = BTreeMap::new();
+        self.scroll_all(true, |id, payload| {
+            let mut acl: Vec<String> = payload
+                .as_ref()
+                .and_then(|p| p.0.get(FIELD_ACL))
+                .and_then(Value::as_array)
+                .map(|values| values.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default();
+            acl.sort();
+            acl.dedup();
+            labels.entry(ChunkId(id).document()).or_default().insert(acl);
+        })?;
+        Ok(labels)
     }
 
     fn flush(&self) -> Result<()> {
@@ -263,30 +332,8 @@ impl VectorIndex for EdgeVectorIndex {
 
     fn chunk_ids(&self) -> Result<Vec<ChunkId>> {
         let mut ids = Vec::new();
-        let mut offset = None;
-        loop {
-            let (records, next) = self
-                .shard
-                .scroll(ScrollRequest {
-                    offset,
-                    limit: Some(SCROLL_PAGE),
-                    filter: None,
-                    with_payload: Some(WithPayloadInterface::Bool(false)),
-                    with_vector: WithVector::Bool(false),
-                    order_by: None,
-                })
-                .map_err(engine)?;
-            for record in records {
-                match record.id {
-                    PointId::NumId(id) => ids.push(ChunkId(id)),
-                    other => return Err(VectorError::Engine(format!("unexpected point id {other:?}"))),
-                }
-            }
-            match next {
-                Some(next) => offset = Some(next),
-                None => return Ok(ids),
-            }
-        }
+        self.scroll_all(false, |id, _| ids.push(ChunkId(id)))?;
+        Ok(ids)
     }
 
     fn len(&self) -> Result<u64> {

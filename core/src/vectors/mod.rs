@@ -6,7 +6,7 @@
 
 mod edge;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use edge::EdgeVectorIndex;
 
@@ -43,6 +43,10 @@ pub trait VectorIndex: Send + Sync {
     fn upsert(&self, points: &[VectorPoint<'_>]) -> Result<()>;
     /// Removes every chunk of these documents (found through the payload index).
     fn delete_documents(&self, documents: &[DocumentId]) -> Result<()>;
+    /// Gives every chunk of these documents a new ACL (visible at once, durable at the next flush).
+    fn relabel(&self, documents: &[DocumentId], acl: &[String]) -> Result<()>;
+    /// The distinct ACLs (sorted principals) the chunks of each document carry.
+    fn acl_labels(&self) -> Result<BTreeMap<DocumentId, BTreeSet<Vec<String>>>>;
     /// Removes chunks by id; does not depend on any payload index, so recovery can rely on it.
     fn delete_chunks(&self, chunks: &[ChunkId]) -> Result<()>;
     /// Makes every write so far durable.

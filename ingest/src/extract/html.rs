@@ -1,6 +1,7 @@
 //! HTML wiki exports (Confluence, MediaWiki, Notion, static sites) to Markdown: the main content only,
 //! headings kept, tables as Markdown tables, scripts, styles and navigation dropped.
 
+use ego_tree::iter::Edge;
 use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
@@ -22,6 +23,40 @@ const MAIN_CONTENT: &[&str] = &[
 const DROPPED: &[&str] = &[
     "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "svg", "iframe",
     "object", "canvas", "select", "head", "menu",
+];
+
+/// Element nesting the Markdown writer follows with its structure (it recurses, once per level); deeper
+/// content is kept as plain text, walked without recursion. Real pages nest a few dozen levels; a
+/// hostile one nests 100,000 `<div>`s to overflow the stack, which no panic handler can catch.
+const MAX_NESTING: usize = 128;
+
+/// Elements that start a new block when their content is flattened.
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "section",
+    "blockquote",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "details",
+    "li",
+    "tr",
+    "table",
+    "pre",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "article",
+    "main",
 ];
 
 /// Returns the page title and its main content as Markdown.
@@ -64,6 +99,8 @@ fn is_navigation(element: &ElementRef<'_>) -> bool {
 struct Writer {
     buf: String,
     list_depth: usize,
+    /// Elements entered on the way to the current node.
+    nesting: usize,
 }
 
 impl Writer {
@@ -74,29 +111,60 @@ impl Writer {
     }
 
     fn children(&mut self, node: NodeRef<'_, Node>) {
+        if self.nesting >= MAX_NESTING {
+            self.flattened_children(node);
+            return;
+        }
+        self.nesting += 1;
         for child in node.children() {
             self.node(child);
+        }
+        self.nesting -= 1;
+    }
+
+    /// The visible text under `node`, one block per line, walked iteratively (any depth).
+    fn flattened_children(&mut self, node: NodeRef<'_, Node>) {
+        let mut skipping: Option<ego_tree::NodeId> = None;
+        for edge in node.traverse() {
+            match edge {
+                Edge::Open(n) if n.id() == node.id() => {}
+                Edge::Open(n) if skipping.is_none() => match n.value() {
+                    Node::Text(text) => self.text(text),
+                    Node::Element(e) => {
+                        if ElementRef::wrap(n).is_some_and(|element| is_navigation(&element)) {
+                            skipping = Some(n.id());
+                        } else if BLOCKS.contains(&e.name()) {
+                            self.block_break();
+                        }
+                    }
+                    _ => {}
+                },
+                Edge::Close(n) if skipping == Some(n.id()) => skipping = None,
+                _ => {}
+            }
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if collapsed.is_empty() {
+            if !text.is_empty() && !self.buf.ends_with([' ', '\n']) && !self.buf.is_empty() {
+                self.buf.push(' ');
+            }
+            return;
+        }
+        if text.starts_with(char::is_whitespace) && !self.buf.ends_with([' ', '\n']) && !self.buf.is_empty() {
+            self.buf.push(' ');
+        }
+        self.buf.push_str(&collapsed);
+        if text.ends_with(char::is_whitespace) {
+            self.buf.push(' ');
         }
     }
 
     fn node(&mut self, node: NodeRef<'_, Node>) {
         match node.value() {
-            Node::Text(text) => {
-                let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                if collapsed.is_empty() {
-                    if !text.is_empty() && !self.buf.ends_with([' ', '\n']) && !self.buf.is_empty() {
-                        self.buf.push(' ');
-                    }
-                    return;
-                }
-                if text.starts_with(char::is_whitespace) && !self.buf.ends_with([' ', '\n']) && !self.buf.is_empty() {
-                    self.buf.push(' ');
-                }
-                self.buf.push_str(&collapsed);
-                if text.ends_with(char::is_whitespace) {
-                    self.buf.push(' ');
-                }
-            }
+            Node::Text(text) => self.text(text),
             Node::Element(_) => {
                 let Some(element) = ElementRef::wrap(node) else { return };
                 self.element(element);
@@ -237,6 +305,24 @@ mod tests {
         for dropped in ["tracking", "color:red", "Home", "Recent changes", "Copyright"] {
             assert!(!md.contains(dropped), "{dropped} leaked into {md}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_keeps_its_text_without_recursing_that_deep() {
+        // The 220 KB file of the report: 20,000 levels overflowed the recursive writer's stack.
+        let depth = 20_000;
+        let page = format!(
+            "<html><body>{}deep words<script>hidden()</script>{}</body></html>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        let (_, md) = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || to_markdown(&page))
+            .unwrap()
+            .join()
+            .expect("a small stack is enough");
+        assert_eq!(md, "deep words");
     }
 
     #[test]

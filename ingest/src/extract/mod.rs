@@ -92,6 +92,9 @@ pub enum ExtractError {
     ParserCrashed { kind: DocumentKind, reason: String },
     #[error("cannot read file: {0}")]
     Io(String),
+    /// The file changed into something that must not be read since it was found.
+    #[error("not read: {0}")]
+    Refused(String),
     #[error("extraction was stopped")]
     Cancelled,
 }
@@ -177,15 +180,15 @@ pub fn extract_with_limits(
     let abandoned = Arc::new(AtomicBool::new(false));
     let (done, result) = mpsc::sync_channel(1);
     let stop = abandoned.clone();
-    let spawned = std::thread::Builder::new().name(EXTRACT_THREAD_NAME.into()).spawn(move || {
-        let mut sink = |page: PdfPage<'_>| !stop.load(Ordering::Relaxed) && on_page(page);
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| extract_streaming(&bytes, kind, &mut sink)));
-        let _ =
-            done.send(outcome.unwrap_or_else(|panic| {
+    let spawned =
+        std::thread::Builder::new().name(EXTRACT_THREAD_NAME.into()).stack_size(EXTRACT_STACK_BYTES).spawn(move || {
+            let mut sink = |page: PdfPage<'_>| !stop.load(Ordering::Relaxed) && on_page(page);
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| extract_streaming(&bytes, kind, &mut sink)));
+            let _ = done.send(outcome.unwrap_or_else(|panic| {
                 Err(ExtractError::ParserCrashed { kind, reason: panic_message(panic.as_ref()) })
             }));
-    });
+        });
     if let Err(e) = spawned {
         return Err(ExtractError::Io(format!("cannot start an extraction thread: {e}")));
     }
@@ -208,6 +211,11 @@ pub fn extract_with_limits(
         }
     }
 }
+
+/// Stack of an extraction thread. Every recursion over a file's structure is bounded (HTML nesting in
+/// `html`, PDF object nesting in lopdf's parser, forms and page-tree links in the patched pdf-extract:
+/// `vendor/README.md`); this leaves those bounds a wide margin. Only what is touched is allocated.
+const EXTRACT_STACK_BYTES: usize = 16 << 20;
 
 /// Threads that run untrusted parsers carry this name, so a panic hook can report their panics as
 /// per-file errors instead of crash messages.

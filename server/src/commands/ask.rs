@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::commands::scope::ScopeArgs;
 use crate::engine;
 use crate::terminal::Style;
-use crate::web::schema::AnswerJson;
+use crate::web::schema::{AnswerJson, Detail};
 
 #[derive(Args)]
 pub struct AskArgs {
@@ -48,7 +48,7 @@ pub async fn run_ask(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> 
     let question = question(&args.question, &args.scope, args.no_guard);
     if args.json {
         let answer = answerer.ask(question, None).await.context("cannot answer")?;
-        println!("{}", serde_json::to_string(&AnswerJson::from(&answer)).expect("answers serialise"));
+        println!("{}", serde_json::to_string(&AnswerJson::new(&answer, Detail::Full)).expect("answers serialise"));
     } else {
         ask_streaming(&answerer, question).await?;
     }

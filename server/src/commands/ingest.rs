@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use lore_core::config::Config;
-use lore_core::EVERYONE;
 use lore_ingest::{SyncOptions, SyncReport};
 
 use super::progress::BarProgress;
@@ -22,7 +21,9 @@ pub struct IngestArgs {
     /// Name of the source; default: the folder's name.
     #[arg(long)]
     pub source: Option<String>,
-    /// Principal allowed to read this source's documents (repeatable); default: everyone.
+    /// Principal allowed to read this source's documents (repeatable). A new source defaults to
+    /// everyone; an existing one keeps its ACL unless this is given, and changing it relabels every
+    /// indexed chunk of the source at once.
     #[arg(long = "acl", value_name = "PRINCIPAL")]
     pub acl: Vec<String>,
     /// Keep running and re-sync whenever files change.
@@ -81,7 +82,7 @@ fn sync_options(args: &IngestArgs) -> anyhow::Result<SyncOptions> {
         Some(name) => name.trim().to_string(),
         None => root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "root".into()),
     };
-    let acl = if args.acl.is_empty() { vec![EVERYONE.to_string()] } else { args.acl.clone() };
+    let acl = (!args.acl.is_empty()).then(|| args.acl.clone());
     Ok(SyncOptions { source, root, acl, retry_failed: args.retry_failed })
 }
 

@@ -64,7 +64,10 @@ impl Progress for BarProgress {
                 };
                 self.refresh_message(&format!("{verb} {path}"));
             }
-            ProgressEvent::Committed { .. } => {}
+            ProgressEvent::Committed { .. } | ProgressEvent::Relabeled { .. } => {}
+            ProgressEvent::Relabeling { documents } => {
+                self.bar.set_message(format!("the source's ACL changed: relabelling {documents} documents…"))
+            }
             ProgressEvent::Optimizing => self.bar.set_message("optimising the indexes for search…"),
         }
     }

@@ -11,7 +11,7 @@ use lore_retrieve::{Mode, SearchError, SearchRequest, SearchResults};
 use crate::commands::scope::ScopeArgs;
 use crate::engine;
 use crate::terminal::Style;
-use crate::web::schema::SearchJson;
+use crate::web::schema::{Detail, SearchJson};
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -69,7 +69,7 @@ pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     };
     let results = retriever.search(&request).await.context("search failed")?;
     if args.json {
-        println!("{}", serde_json::to_string(&SearchJson::from(&results)).expect("results serialise"));
+        println!("{}", serde_json::to_string(&SearchJson::new(&results, Detail::Full)).expect("results serialise"));
     } else {
         print_results(&results, args.offset);
     }

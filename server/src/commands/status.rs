@@ -16,8 +16,8 @@ pub struct StatusArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Verify that the catalog, the text index and the vector store agree, chunk by chunk count per
-    /// document; exits non-zero when they do not.
+    /// Verify that the catalog, the text index and the vector store agree, document by document: chunk
+    /// counts and the ACL every chunk carries; exits non-zero when they do not.
     #[arg(long)]
     pub check: bool,
     /// List every file that failed, with the reason.
@@ -79,6 +79,12 @@ pub async fn run(config: Config, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     println!(
                         "  document {}: catalog {}, text {}, vectors {}",
                         d.document, d.catalog, d.text, d.vectors
+                    );
+                }
+                for m in check.mislabeled.iter().take(20) {
+                    println!(
+                        "  document {}: the catalog gives it ACL {:?}, its chunks carry {:?} in the text index and {:?} in the vector store",
+                        m.document, m.catalog, m.text, m.vectors
                     );
                 }
                 if !check.miscounted_documents.is_empty() {

@@ -1,6 +1,9 @@
 //! Who a request acts as. Lore does not authenticate users itself: behind an authenticating reverse proxy
 //! it trusts the principals the proxy puts in `server.principal_header`; without one configured, every
-//! request acts as `everyone` (and may administer: a single-user or loopback deployment).
+//! request acts as `everyone` (and may administer: a single-user deployment, only served on loopback).
+//!
+//! The header must appear once: a proxy that appends its value to one the client sent would otherwise
+//! let the client add principals (`role:admin`) of its own.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -10,6 +13,9 @@ use lore_retrieve::Access;
 
 use super::error::ApiError;
 use super::state::AppState;
+
+/// Principals one request may act with.
+pub const MAX_PRINCIPALS: usize = 256;
 
 /// The caller's principals, as an extractor.
 #[derive(Debug, Clone)]
@@ -49,15 +55,23 @@ impl FromRequestParts<AppState> for Caller {
         let Some(header) = &server.principal_header else {
             return Ok(Caller { access: Access::everyone(), is_admin: true });
         };
-        let principals: Vec<String> = parts
-            .headers
-            .get_all(header.as_str())
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
+        let mut values = parts.headers.get_all(header.as_str()).iter();
+        let (value, repeated) = (values.next(), values.next().is_some());
+        if repeated {
+            return Err(ApiError::BadRequest(format!("the {header} header appears more than once")));
+        }
+        let principals: Vec<String> = match value.map(|v| v.to_str()) {
+            None => Vec::new(),
+            Some(Ok(value)) => value.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            Some(Err(_)) => return Err(ApiError::BadRequest(format!("the {header} header is not plain text"))),
+        };
+        // Each principal is a filter clause in both engines.
+        if principals.len() > MAX_PRINCIPALS {
+            return Err(ApiError::BadRequest(format!(
+                "the {header} header names {} principals; at most {MAX_PRINCIPALS} are accepted",
+                principals.len()
+            )));
+        }
         let is_admin = principals.iter().any(|p| *p == server.admin_principal);
         Ok(Caller { access: Access::Principals(principals), is_admin })
     }

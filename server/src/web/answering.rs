@@ -2,7 +2,7 @@
 //! endpoint that answers (`/api/ask`, `/v1/chat/completions`, the answer page) runs the model, so each
 //! gets the same admission (503 beyond `generation.queue`), metrics and cancellation.
 
-use lore_answer::{Answer, AnswerEvent, Question};
+use lore_answer::{Answer, AnswerEvent, Question, Turn};
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
@@ -10,6 +10,29 @@ use super::state::AppState;
 
 /// Events waiting for a slow client before the answer pauses for it.
 const EVENT_BUFFER: usize = 256;
+
+/// Earlier turns one request may carry (the answerer uses the last `answer.history_turns`).
+pub const MAX_HISTORY_TURNS: usize = 20;
+
+/// The conversation a request carries, refused when it is longer than a person's: at most
+/// [`MAX_HISTORY_TURNS`] turns, each question within `max_chars` and each answer within four times that.
+pub fn bounded_history(history: Vec<Turn>, max_chars: usize) -> Result<Vec<Turn>, ApiError> {
+    if history.len() > MAX_HISTORY_TURNS {
+        return Err(ApiError::TooLarge(format!(
+            "the conversation has {} earlier turns; at most {MAX_HISTORY_TURNS} are accepted",
+            history.len()
+        )));
+    }
+    let answer_chars = max_chars.saturating_mul(4);
+    for turn in &history {
+        if turn.question.chars().count() > max_chars || turn.answer.chars().count() > answer_chars {
+            return Err(ApiError::TooLarge(format!(
+                "an earlier turn is too long: questions may have {max_chars} characters, answers {answer_chars}"
+            )));
+        }
+    }
+    Ok(history)
+}
 
 pub enum Streamed {
     Event(AnswerEvent),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,15 +15,17 @@ use axum::routing::{get, post};
 use axum::Router;
 use lore_core::config::Config;
 use lore_core::datadir::DataDir;
-use lore_core::EVERYONE;
 use lore_ingest::Syncer;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use super::api;
 use super::cache::ResultCache;
 use super::error::ApiError;
+use super::exposure::{self, AllowedHosts};
+use super::listen::{self, ConnectionLimits};
 use super::metrics::{self, Metrics};
 use super::pages;
 use super::state::AppState;
@@ -62,9 +64,11 @@ impl Application {
     /// once `/readyz` says so.
     pub async fn build(config: Config, options: ServeOptions) -> anyhow::Result<Self> {
         let config = Arc::new(config);
+        exposure::check_bind(options.addr, &config.server)?;
         let stores = engine::open_stores(&config, lore_core::datadir::SERVER_HOLDER).await?;
         let listener =
             TcpListener::bind(options.addr).await.with_context(|| format!("cannot listen on {}", options.addr))?;
+        let hosts = AllowedHosts::new(listener.local_addr()?, &config.server);
         let chunker = engine::load_chunker(&config)?;
         let ingest_embedder = engine::load_embedder(&config).await?;
         let query_embedder = engine::load_query_embedder(&config).await?;
@@ -77,7 +81,7 @@ impl Application {
         let catalog = stores.catalog.clone();
         let syncer = Syncer::new(config.clone(), stores, ingest_embedder, Arc::new(chunker));
         let metrics = Metrics::new();
-        let results = Arc::new(ResultCache::new(config.server.search_cache));
+        let results = Arc::new(ResultCache::new(config.server.search_cache, config.server.search_cache_mb << 20));
         let worker = IngestWorker::start(Arc::new(syncer), metrics.clone(), results.clone());
         let state = AppState::new(config.clone(), catalog, retriever, worker, metrics, results);
 
@@ -89,7 +93,7 @@ impl Application {
         let server_file = DataDir::new(&config.data_dir).root().join(SERVER_FILE);
         let note = serde_json::to_string(&ServerFile { url, pid: std::process::id() })?;
         std::fs::write(&server_file, note).with_context(|| format!("cannot write {}", server_file.display()))?;
-        Ok(Self { listener, router: router(state.clone()), state, server_file })
+        Ok(Self { listener, router: router(state.clone(), hosts), state, server_file })
     }
 
     pub fn port(&self) -> u16 {
@@ -101,7 +105,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes; then stops accepting, lets open requests finish (for at most
-    /// 30 s) and the running ingest commit its files in flight.
+    /// 30 s) and the running ingest commit its files in flight. Connections are limited
+    /// (`server.max_connections`, `server.header_timeout_secs`, see `listen`).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, router, state, server_file } = self;
         let signal = {
@@ -112,59 +117,72 @@ impl Application {
                 state.begin_shutdown();
             }
         };
-        let serving =
-            std::future::IntoFuture::into_future(axum::serve(listener, router).with_graceful_shutdown(signal));
-        let result = tokio::select! {
-            result = serving => result.context("the server failed"),
-            _ = async {
-                state.stopping().await;
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => {
-                tracing::warn!("open connections did not finish within {} s; stopping anyway", SHUTDOWN_GRACE.as_secs());
-                Ok(())
-            }
+        let limits = ConnectionLimits {
+            max_connections: state.config.server.max_connections,
+            header_timeout: Duration::from_secs(state.config.server.header_timeout_secs),
+            grace: SHUTDOWN_GRACE,
         };
+        listen::serve(listener, router, limits, signal).await;
         state.worker.shutdown().await;
         let _ = std::fs::remove_file(&server_file);
-        result
+        Ok(())
     }
 }
 
-fn router(state: AppState) -> Router {
-    let body_limit = state.config.server.max_request_kb * 1024;
-    Router::new()
+fn router(state: AppState, hosts: AllowedHosts) -> Router {
+    let server = &state.config.server;
+    let body_limit = server.max_request_kb * 1024;
+    // Everything but answers (which wait for the model) and streams must finish in time.
+    let timed = Router::new()
         .route("/", get(pages::search::home))
-        .route("/ask", get(pages::search::ask_page))
         .route("/documents/{id}", get(pages::document::document))
-        .route("/documents/{id}/file", get(api::documents::download))
         .route("/admin", get(pages::admin::admin))
         .route("/admin/sources", post(pages::admin::add))
         .route("/admin/sources/{name}/sync", post(pages::admin::sync))
         .route("/admin/sources/{name}/remove", post(pages::admin::remove))
         .route("/static/{name}", get(pages::assets::asset))
         .route("/api/search", get(api::search::search))
-        .route("/api/ask", post(api::ask::ask))
         .route("/api/documents/{id}", get(api::documents::document))
         .route("/api/sources", get(api::sources::sources).post(api::sources::add_source))
         .route("/api/sources/{name}", axum::routing::delete(api::sources::remove_source))
         .route("/api/sources/{name}/sync", post(api::sources::sync_source))
         .route("/api/ingest", get(api::sources::ingest_status))
-        .route("/api/ingest/events", get(api::sources::ingest_events))
         .route("/api/openapi.json", get(api::openapi))
-        .route("/v1/chat/completions", post(api::openai::chat_completions))
         .route("/v1/models", get(api::openai::models))
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(server.request_timeout_secs),
+        ));
+    let streaming = Router::new()
+        .route("/ask", get(pages::search::ask_form).post(pages::search::ask_page))
+        .route("/documents/{id}/file", get(api::documents::download))
+        .route("/api/ask", post(api::ask::ask))
+        .route("/api/ingest/events", get(api::sources::ingest_events))
+        .route("/v1/chat/completions", post(api::openai::chat_completions));
+    let vary = Arc::new(vary_header(server.principal_header.as_deref()));
+    timed
+        .merge(streaming)
         .fallback(not_found)
         .layer(middleware::from_fn(same_origin_writes))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(vary, security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track_requests))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(server.header_timeout_secs)))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(hosts, exposure::require_allowed_host))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("the request crashed; the error is in the server log".into()).into_response()
         }))
         .with_state(state)
+}
+
+/// What a response depends on besides its URL: who is asking.
+fn vary_header(principal_header: Option<&str>) -> HeaderValue {
+    let mut names = vec!["Cookie", "Authorization"];
+    names.extend(principal_header);
+    HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static("Cookie, Authorization"))
 }
 
 async fn not_found(request: Request) -> Response {
@@ -176,13 +194,17 @@ async fn not_found(request: Request) -> Response {
     }
 }
 
-/// Pages load only this site's scripts and styles; nothing is framed or sniffed.
-async fn security_headers(request: Request, next: Next) -> Response {
+/// Pages load only this site's scripts and styles; nothing is framed, sniffed, or kept by a cache: every
+/// response but the static assets depends on who asks.
+async fn security_headers(State(vary): State<Arc<HeaderValue>>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'; object-src 'none'",
     ));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(header::VARY, (*vary).clone());
     headers.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
     headers.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
     response
@@ -215,7 +237,7 @@ async fn same_origin_writes(request: Request, next: Next) -> Response {
 async fn queue_initial_syncs(state: &AppState, folders: &[PathBuf]) -> anyhow::Result<()> {
     let known = state.catalog.sources().await?;
     for source in &known {
-        state.worker.enqueue(sync_job(source.name.clone(), source.root.clone(), source.acl.clone()));
+        state.worker.enqueue(sync_job(source.name.clone(), source.root.clone(), None));
     }
     for folder in folders {
         let root = std::fs::canonicalize(folder).with_context(|| format!("cannot use {}", folder.display()))?;
@@ -224,7 +246,7 @@ async fn queue_initial_syncs(state: &AppState, folders: &[PathBuf]) -> anyhow::R
             continue;
         }
         let name = root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "root".into());
-        state.worker.enqueue(sync_job(name, root, vec![EVERYONE.to_string()]));
+        state.worker.enqueue(sync_job(name, root, None));
     }
     Ok(())
 }
@@ -250,7 +272,7 @@ fn spawn_resync(state: &AppState) {
             match state.catalog.sources().await {
                 Ok(sources) => {
                     for source in sources {
-                        state.worker.enqueue(sync_job(source.name, source.root, source.acl));
+                        state.worker.enqueue(sync_job(source.name, source.root, None));
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot list the sources to re-sync"),

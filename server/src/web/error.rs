@@ -55,10 +55,11 @@ impl ApiError {
         ErrorJson { error: ErrorBody { code: self.code().into(), message: self.to_string() } }
     }
 
-    /// A failure of ours: logged with its whole chain, reported without internals.
+    /// A failure of ours: logged with its whole chain, reported without internals (paths, engine
+    /// messages and the like stay in the server log, where administrators read them).
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "{context}");
-        Self::Internal(format!("{context}: {error}"))
+        Self::Internal(format!("{context}; the details are in the server log"))
     }
 }
 
@@ -80,7 +81,9 @@ impl IntoResponse for ApiError {
 impl From<lore_retrieve::SearchError> for ApiError {
     fn from(e: lore_retrieve::SearchError) -> Self {
         match e {
-            lore_retrieve::SearchError::EmptyQuery => Self::BadRequest(e.to_string()),
+            lore_retrieve::SearchError::EmptyQuery | lore_retrieve::SearchError::TooDeep { .. } => {
+                Self::BadRequest(e.to_string())
+            }
             other => Self::internal("search failed", other),
         }
     }

@@ -8,6 +8,29 @@ use lore_retrieve::{Duplicate, Hit, SearchResults};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// How much of a result's making a caller sees. Scores carry the statistics of every chunk, those the
+/// caller may not read included (BM25's document frequencies), and timings show what other callers
+/// asked before (caches): only administrators, and the command line, get them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    Full,
+    Reader,
+}
+
+impl Detail {
+    pub fn for_admin(is_admin: bool) -> Self {
+        if is_admin {
+            Self::Full
+        } else {
+            Self::Reader
+        }
+    }
+
+    fn shows(self) -> bool {
+        self == Self::Full
+    }
+}
+
 /// One search result.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HitJson {
@@ -21,7 +44,8 @@ pub struct HitJson {
     pub text: String,
     /// HTML-escaped passage excerpt with the query words in `<mark>`.
     pub snippet: String,
-    pub score: f32,
+    /// The ranking's score; null for callers who do not administer (see `Detail`).
+    pub score: Option<f32>,
     pub source: String,
     /// pdf, markdown, html, text or docx.
     #[schema(value_type = String)]
@@ -38,8 +62,8 @@ pub struct HitJson {
     pub also_in: Vec<Duplicate>,
 }
 
-impl From<&Hit> for HitJson {
-    fn from(hit: &Hit) -> Self {
+impl HitJson {
+    pub fn new(hit: &Hit, detail: Detail) -> Self {
         Self {
             document_path: hit.document_path.clone(),
             title: hit.title.clone(),
@@ -47,7 +71,7 @@ impl From<&Hit> for HitJson {
             heading: hit.heading.clone(),
             text: hit.text.clone(),
             snippet: hit.snippet.to_html(),
-            score: hit.score,
+            score: detail.shows().then_some(hit.score),
             source: hit.source.clone(),
             kind: hit.kind,
             document_id: hit.document_id,
@@ -67,17 +91,18 @@ pub struct SearchJson {
     pub mode: String,
     /// The query was longer than `retrieval.max_query_chars` and only its beginning was searched.
     pub query_truncated: bool,
-    #[schema(value_type = Object)]
-    pub timings_ms: lore_retrieve::Timings,
+    /// Milliseconds per stage; null for callers who do not administer.
+    #[schema(value_type = Option<Object>)]
+    pub timings_ms: Option<lore_retrieve::Timings>,
 }
 
-impl From<&SearchResults> for SearchJson {
-    fn from(results: &SearchResults) -> Self {
+impl SearchJson {
+    pub fn new(results: &SearchResults, detail: Detail) -> Self {
         Self {
-            hits: results.hits.iter().map(HitJson::from).collect(),
+            hits: results.hits.iter().map(|hit| HitJson::new(hit, detail)).collect(),
             mode: results.mode.name().to_string(),
             query_truncated: results.query_truncated,
-            timings_ms: results.timings,
+            timings_ms: detail.shows().then_some(results.timings),
         }
     }
 }
@@ -174,13 +199,14 @@ pub struct AnswerJson {
     /// 0..1: how much of the question the best passage covers.
     pub evidence: f32,
     pub prompt_tokens: usize,
+    /// Null for callers who do not administer, like `timings_ms`.
     pub generation: Option<GenerationJson>,
-    #[schema(value_type = Object)]
-    pub timings_ms: lore_answer::AnswerTimings,
+    #[schema(value_type = Option<Object>)]
+    pub timings_ms: Option<lore_answer::AnswerTimings>,
 }
 
-impl From<&Answer> for AnswerJson {
-    fn from(answer: &Answer) -> Self {
+impl AnswerJson {
+    pub fn new(answer: &Answer, detail: Detail) -> Self {
         Self {
             answer: answer.text.clone(),
             abstained: answer.abstained,
@@ -193,13 +219,13 @@ impl From<&Answer> for AnswerJson {
             standalone_question: answer.standalone_question.clone(),
             evidence: answer.evidence,
             prompt_tokens: answer.prompt_tokens,
-            generation: answer.generation.map(|g| GenerationJson {
+            generation: answer.generation.filter(|_| detail.shows()).map(|g| GenerationJson {
                 prompt_tokens: g.prompt_tokens,
                 answer_tokens: g.answer_tokens,
                 time_to_first_token_ms: g.time_to_first_token.as_secs_f64() * 1000.0,
                 decode_tokens_per_s: g.decode_tokens_per_s,
             }),
-            timings_ms: answer.timings,
+            timings_ms: detail.shows().then_some(answer.timings),
         }
     }
 }

@@ -143,8 +143,10 @@ impl AppState {
     pub fn admit_answer(&self) -> Result<(Answerer, OwnedSemaphorePermit), ApiError> {
         let answerer = match (self.answerer.get(), self.model_status()) {
             (Some(answerer), _) => answerer.clone(),
-            (None, ModelStatus::Failed(reason)) => {
-                return Err(ApiError::NotReady(format!("the language model failed to load: {reason}")))
+            (None, ModelStatus::Failed(_)) => {
+                return Err(ApiError::NotReady(
+                    "the language model failed to load; the reason is in the server log".into(),
+                ))
             }
             (None, _) => return Err(ApiError::NotReady("the language model is still loading".into())),
         };

@@ -68,7 +68,7 @@ pub struct QueuedJob {
 pub struct RunProgress {
     pub source: String,
     pub action: String,
-    /// scanning, reading, optimizing or removing
+    /// scanning, relabeling (the source's ACL changed), reading, optimizing or removing
     pub phase: String,
     /// Files found in the folder.
     pub files: u64,
@@ -311,7 +311,7 @@ impl Progress for LiveProgress {
     fn event(&self, event: ProgressEvent<'_>) {
         match &event {
             ProgressEvent::Embedded { chunks } => self.metrics.embedded_chunks(*chunks),
-            ProgressEvent::Committed { .. } => self.results.clear(),
+            ProgressEvent::Committed { .. } | ProgressEvent::Relabeled { .. } => self.results.clear(),
             ProgressEvent::FileDone { outcome, .. } => self.metrics.ingested_file(match outcome {
                 FileOutcome::Indexed => "indexed",
                 FileOutcome::Unchanged => "unchanged",
@@ -339,12 +339,15 @@ impl Progress for LiveProgress {
                 }
                 ProgressEvent::Committed { chunks, .. } => run.chunks_committed = chunks,
                 ProgressEvent::Optimizing => run.phase = "optimizing".into(),
+                ProgressEvent::Relabeling { .. } => run.phase = "relabeling".into(),
+                ProgressEvent::Relabeled { .. } => run.phase = "scanning".into(),
             }
         });
     }
 }
 
 /// A source folder to sync, as `lore serve --ingest` and the admin page give it.
-pub fn sync_job(source: String, root: PathBuf, acl: Vec<String>) -> Job {
+/// `acl: None` keeps an existing source's ACL.
+pub fn sync_job(source: String, root: PathBuf, acl: Option<Vec<String>>) -> Job {
     Job::Sync(SyncOptions { source, root, acl, retry_failed: false })
 }

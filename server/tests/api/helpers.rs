@@ -32,6 +32,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = dir.path().join("data");
     let mut config = lore_testkit::config(&data_dir);
     config.server.resync_minutes = 0;
+    config.server.source_roots = vec![dir.path().to_path_buf()];
     tweak(&mut config);
     let options = ServeOptions { addr: "127.0.0.1:0".parse().unwrap(), ingest: Vec::new() };
     let app = Application::build(config, options).await.expect("the app builds");
@@ -61,6 +62,19 @@ impl TestApp {
 
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self.get(path).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path} gave no JSON ({e}): {body}"))
+    }
+
+    /// `get_json` with extra headers (a principal header, say).
+    pub async fn get_json_as(&self, path: &str, headers: &[(&str, &str)]) -> Value {
+        let mut request = self.client.get(format!("{}{path}", self.url));
+        for (key, value) in headers {
+            request = request.header(*key, *value);
+        }
+        let response = request.send().await.expect("the server answers");
         let status = response.status();
         let body = response.text().await.unwrap();
         assert!(status.is_success(), "GET {path}: {status} {body}");

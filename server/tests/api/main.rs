@@ -9,4 +9,5 @@ mod helpers;
 mod operations;
 mod pages;
 mod search;
+mod security;
 mod sources;

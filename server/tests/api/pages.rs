@@ -51,7 +51,13 @@ async fn the_no_script_answer_page_shows_a_checked_answer_with_linked_citations(
     docs::sample_folder(app.docs_path());
     app.add_source("handbook", &[], &[]).await;
     app.wait_until_ready().await;
-    let page = app.get("/ask?q=On+which+day+does+the+canteen+serve+soup%3F").await;
+    let page = app
+        .client
+        .post(format!("{}/ask", app.url))
+        .form(&[("q", "On which day does the canteen serve soup?")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     let panel = &html[html.find("id=\"answer\"").expect("the answer panel")..];

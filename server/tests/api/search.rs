@@ -71,7 +71,7 @@ async fn bad_searches_get_json_errors_with_their_status() {
 async fn a_restricted_source_is_invisible_without_its_principal() {
     let app = spawn_app_with(|config| config.server.principal_header = Some("X-Lore-Principals".into())).await;
     app.write("salaries.md", "# Salary bands\n\nEngineers in band four earn between 70k and 90k.\n");
-    app.add_source("hr", &["group:hr"], &[("X-Lore-Principals", "admin")]).await;
+    app.add_source("hr", &["group:hr"], &[("X-Lore-Principals", "role:admin")]).await;
 
     let search = |principals: &'static str| {
         let request = app.client.get(format!("{}/api/search?q=salary%20band%20engineers", app.url));

@@ -218,3 +218,32 @@ fn real_world_edge_case_pdfs_never_stop_a_run() {
     );
     assert_eq!(ws.json(&["status", "--check", "--json"])["consistent"], true);
 }
+
+#[test]
+fn an_acl_change_on_the_command_line_reaches_search_at_once_and_stays() {
+    let ws = Workspace::new();
+    ws.write("board.md", "# Board minutes\n\nThe board approved the merger with Initech in March.\n");
+    let docs = ws.docs_path();
+    let hits = |principals: &[&str]| {
+        let mut args = vec!["search", "merger initech", "--json"];
+        for p in principals {
+            args.extend(["-p", p]);
+        }
+        ws.json(&args)["hits"].as_array().unwrap().len()
+    };
+    ws.run_ok(&["ingest", docs, "--source", "board", "--quiet"]);
+    assert_eq!(hits(&[]), 1);
+
+    let narrowed = ws.json(&["ingest", docs, "--source", "board", "--acl", "group:exec", "--json"]);
+    assert_eq!((narrowed["relabeled"].as_u64(), narrowed["counts"]["indexed"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(hits(&[]), 0, "a reader outside group:exec no longer finds it");
+    assert_eq!(hits(&["group:exec"]), 1);
+    let check = ws.json(&["status", "--check", "--json"]);
+    assert_eq!(check["consistent"], true, "{check}");
+
+    // Ingesting again without --acl keeps the narrower ACL.
+    ws.run_ok(&["ingest", docs, "--source", "board", "--quiet"]);
+    assert_eq!(hits(&[]), 0);
+    ws.run_ok(&["ingest", docs, "--source", "board", "--acl", "everyone", "--quiet"]);
+    assert_eq!(hits(&[]), 1);
+}

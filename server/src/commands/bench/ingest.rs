@@ -56,7 +56,7 @@ pub async fn run(mut config: Config, args: IngestBenchArgs) -> anyhow::Result<Ex
     let scratch = tempfile::tempdir().context("cannot create a temporary data directory")?;
     config.data_dir = scratch.path().join("data");
     let root = std::fs::canonicalize(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
-    let options = SyncOptions { source: "bench".into(), root, acl: vec![EVERYONE.into()], retry_failed: false };
+    let options = SyncOptions { source: "bench".into(), root, acl: Some(vec![EVERYONE.into()]), retry_failed: false };
 
     let load_started = Instant::now();
     let syncer = engine::syncer(&config, "lore bench ingest").await?;

@@ -242,8 +242,12 @@ async fn build_real(
     let syncer = engine::syncer(&config, "lore bench search").await?;
     for (source, acl) in [("public", EVERYONE), ("eng", "eng")] {
         eprintln!("Ingesting source '{source}' (resumes where a previous run stopped)");
-        let options =
-            SyncOptions { source: source.into(), root: files.join(source), acl: vec![acl.into()], retry_failed: false };
+        let options = SyncOptions {
+            source: source.into(),
+            root: files.join(source),
+            acl: Some(vec![acl.into()]),
+            retry_failed: false,
+        };
         let progress = Arc::new(BarProgress::new(false));
         syncer.sync(&options, progress.clone(), Arc::new(AtomicBool::new(false))).await?;
         progress.finish();

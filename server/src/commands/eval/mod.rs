@@ -66,8 +66,12 @@ async fn build_index(
     let paths = write_corpus(documents, &corpus_dir)?;
     let started = Instant::now();
     let syncer = engine::syncer(&config, "lore eval").await?;
-    let options =
-        SyncOptions { source: EVAL_SOURCE.into(), root: corpus_dir, acl: vec![EVERYONE.into()], retry_failed: false };
+    let options = SyncOptions {
+        source: EVAL_SOURCE.into(),
+        root: corpus_dir,
+        acl: Some(vec![EVERYONE.into()]),
+        retry_failed: false,
+    };
     let progress = Arc::new(BarProgress::new(false));
     let report = syncer.sync(&options, progress.clone(), Arc::new(AtomicBool::new(false))).await?;
     progress.finish();

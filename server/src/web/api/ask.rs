@@ -18,7 +18,7 @@ use crate::web::error::ApiError;
 use crate::web::extract::Json;
 use crate::web::pages::render::answer_html;
 use crate::web::pages::search::answer_sources;
-use crate::web::schema::{AnswerJson, SourceJson};
+use crate::web::schema::{AnswerJson, Detail, SourceJson};
 use crate::web::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,7 +34,7 @@ pub struct AskRequest {
     /// Earlier turns of the conversation, oldest first: follow-ups may refer to them.
     #[serde(default)]
     pub history: Vec<TurnJson>,
-    /// false skips the grounding check (default: the server's `answer.guard`).
+    /// false skips the grounding check (administrators only; default: the server's `answer.guard`).
     pub guard: Option<bool>,
 }
 
@@ -45,11 +45,15 @@ pub struct TurnJson {
 }
 
 impl AskRequest {
-    pub fn question(&self, caller: &Caller) -> Result<Question, ApiError> {
+    pub fn question(&self, caller: &Caller, max_chars: usize) -> Result<Question, ApiError> {
         let mut question = Question::new(self.question.trim(), caller.access.clone());
         question.narrowing = narrowing(&self.source, &self.kind)?;
-        question.history =
+        let history: Vec<Turn> =
             self.history.iter().map(|t| Turn { question: t.question.clone(), answer: t.answer.clone() }).collect();
+        question.history = answering::bounded_history(history, max_chars)?;
+        if self.guard == Some(false) && !caller.is_admin {
+            return Err(ApiError::Forbidden("only administrators may turn the grounding check off".into()));
+        }
         question.guard = self.guard;
         Ok(question)
     }
@@ -69,9 +73,11 @@ pub async fn ask(
     caller: Caller,
     Json(request): Json<AskRequest>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let events = answering::start(&state, request.question(&caller)?)?;
-    let stream = ReceiverStream::new(events)
-        .flat_map(|streamed| futures_util::stream::iter(sse_events(streamed).into_iter().map(Ok::<Event, Infallible>)));
+    let events = answering::start(&state, request.question(&caller, state.config.server.max_question_chars)?)?;
+    let detail = Detail::for_admin(caller.is_admin);
+    let stream = ReceiverStream::new(events).flat_map(move |streamed| {
+        futures_util::stream::iter(sse_events(streamed, detail).into_iter().map(Ok::<Event, Infallible>))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -79,7 +85,7 @@ fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
     Event::default().event(name).json_data(value).expect("answer events serialise")
 }
 
-fn sse_events(streamed: Streamed) -> Vec<Event> {
+fn sse_events(streamed: Streamed, detail: Detail) -> Vec<Event> {
     match streamed {
         Streamed::Done(result) => match *result {
             Ok(answer) => {
@@ -92,7 +98,7 @@ fn sse_events(streamed: Streamed) -> Vec<Event> {
                     "abstained": answer.abstained,
                     "sources": sources,
                 });
-                vec![json_event("rendered", &rendered), json_event("answer", &AnswerJson::from(&answer))]
+                vec![json_event("rendered", &rendered), json_event("answer", &AnswerJson::new(&answer, detail))]
             }
             Err(error) => vec![json_event("error", &error.body())],
         },

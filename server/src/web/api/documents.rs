@@ -105,11 +105,19 @@ pub async fn download(
     UrlPath(id): UrlPath<i64>,
 ) -> Result<Response, ApiError> {
     let record = readable_record(&state, &caller, id).await?;
-    let path = contained_path(&record.source_root, &record.path)
-        .ok_or_else(|| ApiError::NotFound(format!("the file of document {id} is no longer in its source folder")))?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::NotFound(format!("cannot open the file of document {id}: {e}")))?;
+    let gone = || ApiError::NotFound(format!("the file of document {id} is no longer in its source folder"));
+    let path = contained_path(&record.source_root, &record.path).ok_or_else(gone)?;
+    // Opened as ingestion reads: the handle itself must be a regular file inside the folder, whatever
+    // was swapped in since the path was resolved.
+    let file = {
+        let (path, root) = (path.clone(), std::fs::canonicalize(&record.source_root).map_err(|_| gone())?);
+        tokio::task::spawn_blocking(move || lore_ingest::read::open_source_file(&path, &root))
+            .await
+            .map_err(|_| gone())?
+            .map_err(|_| gone())?
+            .0
+    };
+    let file = tokio::fs::File::from_std(file);
     let name = Path::new(&record.path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let mime = mime_guess::from_path(&path).first_or_octet_stream();
     let body = Body::from_stream(file_chunks(file));

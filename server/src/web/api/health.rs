@@ -1,12 +1,16 @@
 //! `/healthz` (the process answers), `/readyz` (it can search and answer), `/metrics` (Prometheus).
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::web::error::ApiError;
+use crate::web::exposure::is_loopback;
 use crate::web::state::{AppState, ModelStatus};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -17,7 +21,7 @@ pub struct Readiness {
     pub search: bool,
     /// loading, ready or failed
     pub model: String,
-    /// Why the model failed to load.
+    /// That the model failed to load (why is in the server log, which only administrators read).
     pub model_error: Option<String>,
     /// Ingest jobs running or waiting.
     pub ingest_jobs: usize,
@@ -36,7 +40,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     let (model, model_error) = match state.model_status() {
         ModelStatus::Loading => ("loading", None),
         ModelStatus::Ready { .. } => ("ready", None),
-        ModelStatus::Failed(reason) => ("failed", Some(reason)),
+        // Why is in the server log: the error names files and paths of the server.
+        ModelStatus::Failed(_) => ("failed", Some("the language model failed to load; see the server log".to_string())),
     };
     let ready = model == "ready";
     let readiness =
@@ -44,10 +49,32 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(readiness))
 }
 
-/// Request latency by route, search and answer timings, ingest counters, queue depths.
+/// Request latency by route, search and answer timings, ingest counters, queue depths. With
+/// `server.metrics_token`, only for `Authorization: Bearer <token>`; without, only for loopback clients.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "application/openmetrics-text", description = "Prometheus metrics")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = match &state.config.server.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes())),
+        None => peer.is_some_and(|Extension(ConnectInfo(addr))| is_loopback(addr.ip())),
+    };
+    if !allowed {
+        // Like a document a caller may not read: nothing is there for them.
+        return Err(ApiError::NotFound("there is nothing at /metrics".into()));
+    }
     let text = state.metrics.render(state.answer_queue_depth(), state.worker.depth());
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }

@@ -21,7 +21,7 @@ use crate::web::access::Caller;
 use crate::web::answering::{self, Streamed};
 use crate::web::error::ApiError;
 use crate::web::extract::Json;
-use crate::web::schema::AnswerJson;
+use crate::web::schema::{AnswerJson, Detail};
 use crate::web::state::AppState;
 
 /// The model name Lore answers as.
@@ -58,8 +58,17 @@ impl ChatMessage {
     }
 }
 
+/// Messages one request may carry: a conversation's turns, and a few system messages.
+const MAX_MESSAGES: usize = 2 * answering::MAX_HISTORY_TURNS + 8;
+
 /// The question (last user message) and its conversation (earlier user/assistant pairs).
-fn question(request: &ChatRequest, caller: &Caller) -> Result<Question, ApiError> {
+fn question(request: &ChatRequest, caller: &Caller, max_chars: usize) -> Result<Question, ApiError> {
+    if request.messages.len() > MAX_MESSAGES {
+        return Err(ApiError::TooLarge(format!(
+            "the request has {} messages; at most {MAX_MESSAGES} are accepted",
+            request.messages.len()
+        )));
+    }
     let dialogue: Vec<&ChatMessage> =
         request.messages.iter().filter(|m| m.role == "user" || m.role == "assistant").collect();
     let Some((last, earlier)) = dialogue.split_last() else {
@@ -77,21 +86,54 @@ fn question(request: &ChatRequest, caller: &Caller) -> Result<Question, ApiError
             _ => {}
         }
     }
+    question.history = answering::bounded_history(std::mem::take(&mut question.history), max_chars)?;
     Ok(question)
+}
+
+/// Document titles and paths in Markdown that chat clients render: their own brackets, parentheses,
+/// emphasis and HTML are shown as text, so a title cannot become a link or an image.
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '[' | ']' | '(' | ')' | '!' | '<' | '>' | '*' | '_' | '`' | '#' | '|' | '~') {
+            out.push('\\');
+        }
+        out.push(if c == '\n' || c == '\r' { ' ' } else { c });
+    }
+    out
+}
+
+/// The answer's own text as Markdown: HTML tags the model may have written are shown, not rendered
+/// (links and images were confined by the answerer already).
+fn markdown_answer(text: &str) -> String {
+    text.replace('<', "\\<")
 }
 
 /// The reply's text: the answer, then its sources (the closest ones for an abstention).
 pub fn reply_text(answer: &Answer) -> String {
-    let mut text = answer.text.clone();
+    let mut text = markdown_answer(&answer.text);
     let sources: Vec<String> = if answer.abstained {
-        answer.passages.iter().map(|p| format!("- {} ({}:{})", p.title, p.source, p.document_path)).collect()
+        answer
+            .passages
+            .iter()
+            .map(|p| {
+                format!(
+                    "- {} ({}:{})",
+                    markdown_text(&p.title),
+                    markdown_text(&p.source),
+                    markdown_text(&p.document_path)
+                )
+            })
+            .collect()
     } else {
         answer
             .citations
             .iter()
             .map(|c| {
                 let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
-                format!("[{}] {}{page} ({}:{})", c.n, c.title, c.source, c.document_path)
+                let (title, source, path) =
+                    (markdown_text(&c.title), markdown_text(&c.source), markdown_text(&c.document_path));
+                format!("[{}] {title}{page} ({source}:{path})", c.n)
             })
             .collect()
     };
@@ -129,7 +171,8 @@ pub async fn chat_completions(
     caller: Caller,
     Json(request): Json<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let question = question(&request, &caller)?;
+    let question = question(&request, &caller, state.config.server.max_question_chars)?;
+    let detail = Detail::for_admin(caller.is_admin);
     let (id, created) = (completion_id(), created());
     if !request.stream {
         let answer = answering::complete(&state, question).await?;
@@ -144,7 +187,7 @@ pub async fn chat_completions(
                 "finish_reason": "stop",
             }],
             "usage": usage(&answer),
-            "lore": AnswerJson::from(&answer),
+            "lore": AnswerJson::new(&answer, detail),
         });
         return Ok(axum::Json(body).into_response());
     }
@@ -167,7 +210,17 @@ pub async fn chat_completions(
         if sender.send(chunk(json!({"role": "assistant", "content": ""}), None, None)).await.is_err() {
             return;
         }
-        while let Some(streamed) = events.recv().await {
+        loop {
+            // Nothing is sent while the answer is written and checked: watch for the client leaving
+            // meanwhile, and drop the events then, which stops the generation.
+            let streamed = tokio::select! {
+                streamed = events.recv() => streamed,
+                _ = sender.closed() => {
+                    tracing::info!("the chat client left before its answer was finished; generation stopped");
+                    return;
+                }
+            };
+            let Some(streamed) = streamed else { break };
             let Streamed::Done(result) = streamed else { continue };
             match *result {
                 Ok(answer) => {
@@ -180,7 +233,7 @@ pub async fn chat_completions(
                     let done = chunk(
                         json!({}),
                         Some("stop"),
-                        Some(serde_json::to_value(AnswerJson::from(&answer)).expect("answers serialise")),
+                        Some(serde_json::to_value(AnswerJson::new(&answer, detail)).expect("answers serialise")),
                     );
                     let _ = sender.send(done).await;
                 }
@@ -202,4 +255,18 @@ pub async fn models() -> axum::Json<Value> {
         "object": "list",
         "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "lore"}],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_cannot_become_links_or_images_in_a_chat_client() {
+        let title = "![x](https://attacker.example/p.png) [click](https://attacker.example) <img src=x>";
+        let text = markdown_text(title);
+        assert!(!text.contains("](") && text.contains("\\<img") && !text.contains(" <img"), "{text}");
+        assert_eq!(markdown_text("Travel policy"), "Travel policy");
+        assert_eq!(markdown_answer("Use <b>it</b>"), "Use \\<b>it\\</b>");
+    }
 }

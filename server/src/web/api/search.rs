@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use crate::web::access::Caller;
 use crate::web::error::ApiError;
 use crate::web::extract::Query;
-use crate::web::schema::SearchJson;
+use crate::web::schema::{Detail, SearchJson};
 use crate::web::state::AppState;
 
 /// Most results one request may ask for.
@@ -30,18 +30,20 @@ pub struct SearchParams {
     pub kind: Vec<String>,
     /// Results per page (default 10, at most 100).
     pub limit: Option<usize>,
-    /// Results to skip.
+    /// Results to skip; `offset + limit` may be at most 1000.
     pub offset: Option<usize>,
 }
 
 impl SearchParams {
     /// The request these parameters describe, for `caller`; rejects unknown types and oversized pages.
-    pub fn request(&self, caller: &Caller) -> Result<SearchRequest, ApiError> {
+    /// The query is cut to one character past `max_query_chars`: the search cuts it to that length
+    /// anyway (and says so), and a cache key or a log line never holds more.
+    pub fn request(&self, caller: &Caller, max_query_chars: usize) -> Result<SearchRequest, ApiError> {
         let limit = self.limit.unwrap_or(10);
         if limit == 0 || limit > MAX_LIMIT {
             return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
         }
-        let mut request = SearchRequest::new(self.q.clone(), caller.access.clone());
+        let mut request = SearchRequest::new(bounded_query(&self.q, max_query_chars), caller.access.clone());
         request.limit = limit;
         request.offset = self.offset.unwrap_or(0);
         request.narrowing = narrowing(&self.source, &self.kind)?;
@@ -49,11 +51,26 @@ impl SearchParams {
     }
 }
 
+/// At most `max_chars + 1` characters of a query (leading blanks skipped).
+pub fn bounded_query(query: &str, max_chars: usize) -> String {
+    let query = query.trim_start();
+    match query.char_indices().nth(max_chars.saturating_add(1)) {
+        Some((cut, _)) => query[..cut].to_string(),
+        None => query.to_string(),
+    }
+}
+
+/// Facet values one request may choose (each is a filter clause in both engines).
+const MAX_FACET_VALUES: usize = 64;
+
 /// Facet choices from query parameters: empty values are ignored, unknown types rejected.
 pub fn narrowing(sources: &[String], kinds: &[String]) -> Result<Narrowing, ApiError> {
     let split = |values: &[String]| -> Vec<String> {
         values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()).map(String::from).collect()
     };
+    if split(sources).len() + split(kinds).len() > MAX_FACET_VALUES {
+        return Err(ApiError::BadRequest(format!("at most {MAX_FACET_VALUES} sources and types may be chosen")));
+    }
     let kinds = split(kinds)
         .iter()
         .map(|name| {
@@ -74,7 +91,7 @@ pub async fn search(
     caller: Caller,
     Query(params): Query<SearchParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let request = params.request(&caller)?;
+    let request = params.request(&caller, state.config.retrieval.max_query_chars)?;
     let searched = state.search(&request).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], searched.json()))
+    Ok(([(header::CONTENT_TYPE, "application/json")], searched.json(Detail::for_admin(caller.is_admin))))
 }

@@ -9,7 +9,6 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use lore_core::EVERYONE;
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::WatchStream;
 use tokio_stream::StreamExt;
@@ -47,7 +46,8 @@ pub struct AddSource {
     pub path: String,
     /// Default: the folder's name.
     pub name: Option<String>,
-    /// Principals allowed to read it; default everyone.
+    /// Principals allowed to read it. A new source defaults to everyone; for an existing source, a
+    /// different list changes its ACL (every indexed chunk is relabelled) and an empty one keeps it.
     #[serde(default)]
     pub acl: Vec<String>,
 }
@@ -119,6 +119,16 @@ pub async fn queue_new_source(state: &AppState, caller: &Caller, add: AddSource)
     if !root.is_dir() {
         return Err(ApiError::BadRequest(format!("{} is not a folder", root.display())));
     }
+    let allowed = allowed_source_roots(&state.config);
+    if !allowed.iter().any(|allowed| root.starts_with(allowed)) {
+        let listed: Vec<String> = allowed.iter().map(|p| p.display().to_string()).collect();
+        return Err(ApiError::Forbidden(format!(
+            "{} is outside the folders sources may be added from here ({}); an administrator can add it to \
+             server.source_roots, or index it with `lore serve --ingest`",
+            root.display(),
+            listed.join(", ")
+        )));
+    }
     let name = match add.name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => name.to_string(),
         _ => root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "root".into()),
@@ -132,9 +142,20 @@ pub async fn queue_new_source(state: &AppState, caller: &Caller, add: AddSource)
         }
     }
     let acl: Vec<String> = add.acl.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
-    let acl = if acl.is_empty() { vec![EVERYONE.to_string()] } else { acl };
+    let acl = (!acl.is_empty()).then_some(acl);
     let queued = state.worker.enqueue(sync_job(name.clone(), root, acl));
     Ok(JobAccepted { source: name, action: "sync".into(), queued })
+}
+
+/// Folders under which the web page and the API may add sources: `server.source_roots`, or the data
+/// directory alone (canonical paths, so that a link cannot lead out of them).
+fn allowed_source_roots(config: &lore_core::config::Config) -> Vec<PathBuf> {
+    let configured = if config.server.source_roots.is_empty() {
+        std::slice::from_ref(&config.data_dir)
+    } else {
+        config.server.source_roots.as_slice()
+    };
+    configured.iter().filter_map(|root| std::fs::canonicalize(root).ok()).collect()
 }
 
 /// Adds a folder as a source and syncs it in the background (administrators).
@@ -160,7 +181,7 @@ pub async fn queue_job(state: &AppState, caller: &Caller, name: &str, remove: bo
     let job = if remove {
         Job::Remove { source: source.name.clone() }
     } else {
-        sync_job(source.name.clone(), source.root.clone(), source.acl.clone())
+        sync_job(source.name.clone(), source.root.clone(), None)
     };
     let action = if remove { "remove" } else { "sync" };
     let queued = state.worker.enqueue(job);

@@ -108,7 +108,9 @@ pub async fn add(State(state): State<AppState>, caller: Caller, form: Result<For
     };
     match queue_new_source(&state, &caller, add).await {
         Ok(job) => Ok(back(&format!("Source '{}' added; its first sync is queued.", job.source))),
-        Err(ApiError::BadRequest(message)) => Ok(back(&format!("Not added: {message}."))),
+        Err(ApiError::BadRequest(message) | ApiError::Forbidden(message)) => {
+            Ok(back(&format!("Not added: {message}.")))
+        }
         Err(e) => Err(e.into()),
     }
 }

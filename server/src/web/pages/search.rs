@@ -1,8 +1,11 @@
-//! `/`: the search page (plain HTML search, facets, pages) with the answer panel; `/ask`: the same page
-//! with the answer written into it, for browsers without JavaScript (app.js streams it instead).
+//! `/`: the search page (plain HTML search, facets, pages) with the answer panel; `POST /ask`: the same
+//! page with the answer written into it, for browsers without JavaScript (app.js streams it instead).
+//! Only a POST runs the model: a GET is what a cross-site `<img src>` can send, and it would queue
+//! answers in the user's name.
 
 use askama::Template;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use lore_core::DocumentKind;
 use lore_retrieve::snippet::escape_html;
 use lore_retrieve::Hit;
@@ -12,10 +15,10 @@ use super::render::{answer_html, span_url};
 use super::{page, PageResult};
 use crate::web::access::Caller;
 use crate::web::answering;
-use crate::web::api::search::narrowing;
+use crate::web::api::search::{bounded_query, narrowing};
 use crate::web::api::sources::list_sources;
 use crate::web::error::ApiError;
-use crate::web::extract::Query;
+use crate::web::extract::{Form, Query};
 use crate::web::state::AppState;
 
 const PER_PAGE: usize = 10;
@@ -115,6 +118,16 @@ async fn search_page(
     path: &str,
 ) -> Result<SearchPage, ApiError> {
     let page = params.page.unwrap_or(1).max(1);
+    // One more than shown is asked for: whether there is a next page.
+    let offset = (page - 1)
+        .checked_mul(PER_PAGE)
+        .filter(|offset| offset + PER_PAGE < lore_retrieve::MAX_DEPTH)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "page {page} is past the results served (the first {}): narrow the search instead",
+                lore_retrieve::MAX_DEPTH
+            ))
+        })?;
     let sources = list_sources(state, caller).await?;
     let facet_sources = sources
         .iter()
@@ -136,7 +149,7 @@ async fn search_page(
         q: params.q.clone(),
         searched: false,
         hits: Vec::new(),
-        first_number: (page - 1) * PER_PAGE + 1,
+        first_number: offset + 1,
         sources: facet_sources,
         kinds,
         prev_url: (page > 1).then(|| params.url(path, page - 1)),
@@ -151,17 +164,19 @@ async fn search_page(
     if params.q.trim().is_empty() {
         return Ok(view);
     }
-    let mut request = lore_retrieve::SearchRequest::new(params.q.clone(), caller.access.clone());
+    let query = bounded_query(&params.q, state.config.retrieval.max_query_chars);
+    let mut request = lore_retrieve::SearchRequest::new(query, caller.access.clone());
     request.narrowing = narrowing(&params.source, &params.kind)?;
-    request.offset = (page - 1) * PER_PAGE;
-    // One more than shown: whether there is a next page.
+    request.offset = offset;
     request.limit = PER_PAGE + 1;
     let searched = state.search(&request).await?;
     let results = &searched.results;
     view.searched = true;
-    view.next_url = (results.hits.len() > PER_PAGE).then(|| params.url(path, page + 1));
+    let next_served = offset + 2 * PER_PAGE < lore_retrieve::MAX_DEPTH;
+    view.next_url = (results.hits.len() > PER_PAGE && next_served).then(|| params.url(path, page + 1));
     view.hits = results.hits.iter().take(PER_PAGE).map(HitView::from).collect();
-    view.took_ms = format!("{:.0}", results.timings.total_ms);
+    // Timings show what other callers asked before (caches): administrators only.
+    view.took_ms = if caller.is_admin { format!(" · {:.0} ms", results.timings.total_ms) } else { String::new() };
     Ok(view)
 }
 
@@ -175,13 +190,19 @@ pub async fn home(
     Ok(page(&search_page(&state, &caller, &params, "/").await?))
 }
 
-/// `GET /ask`: search, and the answer written into the page once it is complete (no JavaScript needed).
+/// `GET /ask` (an old link or a bookmark): the search for the same words, without running the model.
+pub async fn ask_form(params: Result<Query<PageParams>, ApiError>) -> PageResult {
+    let Query(params) = params?;
+    Ok(axum::response::Redirect::to(&params.url("/", 1)).into_response())
+}
+
+/// `POST /ask`: search, and the answer written into the page once it is complete (no JavaScript needed).
 pub async fn ask_page(
     State(state): State<AppState>,
     caller: Caller,
-    params: Result<Query<PageParams>, ApiError>,
+    params: Result<Form<PageParams>, ApiError>,
 ) -> PageResult {
-    let Query(params) = params?;
+    let Form(params) = params?;
     let mut view = search_page(&state, &caller, &params, "/").await?;
     let mut question = lore_answer::Question::new(params.q.trim(), caller.access.clone());
     question.narrowing = narrowing(&params.source, &params.kind)?;
