@@ -616,6 +616,18 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_principal_must_be_namespaced() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("lore.toml", "[server]\nadmin_principal = \"admin\"\n")?;
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("namespaced"), "{err}");
+            jail.create_file("lore.toml", "[server]\nadmin_principal = \"role:lore-admins\"\n")?;
+            assert!(Config::load(None, &Overrides::default()).is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn an_explicit_missing_config_file_is_an_error() {
         let err = Config::load(Some(Path::new("/nonexistent/lore.toml")), &Overrides::default()).unwrap_err();
         assert!(matches!(err, ConfigError::MissingFile(_)));

@@ -189,6 +189,10 @@ async fn forged_principal_headers_and_unchecked_answers_are_refused_to_readers()
         .await
         .unwrap();
     assert_eq!(twice.status(), 400, "a second principal header is refused, not merged");
+    let many: Vec<String> = (0..300).map(|i| format!("group:g{i}")).collect();
+    assert_eq!(get_as(&app, "/api/search?q=pay", &many.join(",")).await.status(), 400, "principals are bounded");
+    let facets: String = (0..100).map(|i| format!("&source=s{i}")).collect();
+    assert_eq!(get_as(&app, &format!("/api/search?q=pay{facets}"), "group:hr").await.status(), 400);
 
     // A reader sees hits, not the scores and timings that carry other documents' statistics.
     let reader = search_as(&app, "pay day", "group:hr").await;
