@@ -198,12 +198,11 @@ impl Syncer {
             let root = root.clone();
             tokio::task::spawn_blocking(move || discover(&root)).await.expect("discovery does not panic")?
         };
-        let mut source = {
-            let acl = options.acl.as_deref().map(normalize_acl).unwrap_or_else(|| vec![EVERYONE.to_string()]);
-            self.stores.catalog.ensure_source(&options.source, &root, &acl).await?
-        };
+        let requested = options.acl.as_deref().map(normalize_acl);
+        let initial = requested.clone().unwrap_or_else(|| vec![EVERYONE.to_string()]);
+        let mut source = self.stores.catalog.ensure_source(&options.source, &root, &initial).await?;
         let mut relabeled = 0;
-        if let Some(acl) = options.acl.as_deref().map(normalize_acl) {
+        if let Some(acl) = requested {
             if acl != normalize_acl(&source.acl) {
                 relabeled = self.relabel_source(&source, &acl, progress.as_ref()).await?;
                 source.acl = acl;
