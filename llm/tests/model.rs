@@ -68,3 +68,42 @@ async fn a_missing_model_file_says_how_to_get_one() {
     let error = MistralModel::load(options).await.err().expect("loading fails");
     assert!(error.to_string().contains("scripts/fetch-models.sh"), "{error}");
 }
+
+/// A prompt of a couple of hundred tokens goes through the patched prefill kernels (quantized matmul as a
+/// GEMM from 32 rows, attention as matrix products); the greedy answer must still read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_prompt_read_by_the_prefill_kernels_is_answered_from_its_content() {
+    let model = MistralModel::load(options(1, 2048)).await.unwrap();
+    let before = [
+        "The office opens at eight in the morning and closes at six in the evening.",
+        "Visitors sign in at the front desk and wear a badge while they are in the building.",
+        "The kitchen on the second floor has a coffee machine, a fridge and a microwave.",
+        "Meeting rooms are booked in the calendar; the large room seats twenty people.",
+        "Printers are on every floor, and the one near the lifts also scans documents.",
+        "Bicycles may be parked in the basement, which is reached by the ramp behind the building.",
+    ];
+    let after = [
+        "The fire assembly point is the car park across the street.",
+        "Lost property is kept at the front desk for one month.",
+        "Cleaning staff work in the evenings, so desks should be left clear.",
+        "The building manager can be reached through the help desk.",
+        "Parcels for employees are delivered to the post room on the ground floor.",
+        "The roof terrace is open in summer during working hours.",
+    ];
+    let passage = format!(
+        "{} The wifi password of the guest network is pineapple. {}",
+        before.join(" "),
+        after.join(" ")
+    );
+    let messages = vec![
+        ChatMessage::system(
+            "Answer the user's question using only the passages the user gives. Answer in one sentence.",
+        ),
+        ChatMessage::user(format!(
+            "Passage 1 (Office guide): \"{passage}\"\n\nQuestion: What is the wifi password of the guest network?"
+        )),
+    ];
+    let (text, stats) = model.generate(messages, sampling(24)).await.unwrap().collect().await.unwrap();
+    assert!(stats.prompt_tokens > 200, "{stats:?}");
+    assert!(text.to_lowercase().contains("pineapple"), "{text:?}");
+}
