@@ -14,9 +14,11 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::context::{self, Passage};
+use crate::evidence::{HitSentences, Ranking};
 use crate::guard::{self, CheckedSentence, Draft, Vectors};
 use crate::links;
 use crate::prompt;
+use crate::terms::{facts, Fact, FactIndex};
 use crate::AnswerError;
 
 /// One earlier exchange of a conversation.
@@ -99,8 +101,18 @@ pub struct Answer {
     pub passages: Vec<Passage>,
     /// The question retrieval ran with: the follow-up rewritten to stand on its own.
     pub standalone_question: String,
-    /// 0..1: the best passage's share of the question's content words.
+    /// 0..1: how well the passages answer the question (`Ranking::evidence`: the best sentence's
+    /// embedding similarity and the best passage's share of the question's words); below
+    /// `answer.min_evidence` the question is not answered.
     pub evidence: f32,
+    /// The sentence of the passages that best answers the question, as a citation of its passage
+    /// (`quote` is the sentence): shown to the reader as soon as the search is done, while the model
+    /// is still reading. `None` when nothing was found.
+    pub best_evidence: Option<Citation>,
+    /// Numbers and names of the question that no passage (nor its title) mentions: "When was AppleTalk
+    /// released in 1995?" over passages that say 1985. With the guard on, such a question is declined
+    /// as weak evidence.
+    pub missing_question_facts: Vec<String>,
     pub prompt_tokens: usize,
     pub generation: Option<GenerationStats>,
     pub timings: AnswerTimings,
@@ -112,7 +124,12 @@ pub enum AnswerEvent {
     /// The follow-up, rewritten for retrieval.
     Standalone(String),
     Passages(Vec<Passage>),
+    /// The best evidence sentence, right after the passages and before the first token.
+    Evidence(Citation),
     Token(String),
+    /// The check found nothing of the draft supported: the tokens so far are void, and a second draft
+    /// follows from the best passage alone.
+    Retry,
     Sentence(CheckedSentence),
 }
 
@@ -166,10 +183,16 @@ impl Answerer {
         request.narrowing = question.narrowing.clone();
         request.limit = self.config.passages;
         let hits = self.retriever.search(&request).await?.hits;
-        let passages = context::select(&standalone, &hits, self.config.context_budget_tokens);
+        let ranking = self.rank(&standalone, &hits).await?;
+        let passages = context::select(&hits, &ranking, self.config.context_budget_tokens);
+        let evidence = ranking.evidence(&standalone);
+        let best_evidence = best_evidence(&ranking, &passages);
+        let missing_question_facts = missing_question_facts(&standalone, &hits);
         timings.retrieval_ms = ms(retrieving.elapsed());
         emit(AnswerEvent::Passages(passages.clone()));
-        let evidence = context::evidence(&standalone, &passages);
+        if let Some(best) = &best_evidence {
+            emit(AnswerEvent::Evidence(best.clone()));
+        }
 
         let mut answer = Answer {
             text: String::new(),
@@ -182,13 +205,15 @@ impl Answerer {
             passages,
             standalone_question: standalone.clone(),
             evidence,
+            best_evidence,
+            missing_question_facts,
             prompt_tokens: 0,
             generation: None,
             timings,
         };
         let abstain_before = if answer.passages.is_empty() {
             Some(Abstention::NoPassages)
-        } else if guard_on && evidence < self.config.min_evidence {
+        } else if guard_on && (evidence < self.config.min_evidence || !answer.missing_question_facts.is_empty()) {
             Some(Abstention::WeakEvidence)
         } else {
             None
@@ -199,36 +224,71 @@ impl Answerer {
         }
 
         let messages = prompt::messages(&answer.passages, &question.text);
+        let (draft, stats, first_token) = self.write_draft(messages, &emit).await?;
+        answer.timings.first_token_ms = first_token.map_or(0.0, |t| ms(t.duration_since(started)));
+        answer.prompt_tokens = stats.as_ref().map_or(0, |s| s.prompt_tokens);
+        answer.generation = stats;
+        answer.draft = draft.trim().to_string();
+        let mut answer = self.conclude(answer, guard_on, &emit).await?;
+        if guard_on && answer.abstention == Some(Abstention::Unsupported) {
+            answer = self.second_candidate(answer, &question.text, &emit).await?;
+        }
+        Ok(self.finished(answer, started))
+    }
+
+    /// Streams one generation: the draft, its statistics and when its first token came.
+    async fn write_draft(
+        &self,
+        messages: Vec<lore_llm::ChatMessage>,
+        emit: &(dyn Fn(AnswerEvent) + Sync),
+    ) -> Result<(String, Option<GenerationStats>, Option<Instant>), AnswerError> {
         let mut generation = self.model.generate(messages, self.sampling.clone()).await?;
         let mut draft = String::new();
-        let mut stats = None;
+        let mut first_token = None;
         while let Some(event) = generation.events.recv().await {
             match event {
                 TokenEvent::Text(piece) => {
-                    if draft.is_empty() {
-                        answer.timings.first_token_ms = ms(started.elapsed());
-                    }
+                    first_token.get_or_insert_with(Instant::now);
                     draft.push_str(&piece);
                     emit(AnswerEvent::Token(piece));
                 }
-                TokenEvent::Finished(finished) => {
-                    stats = Some(finished);
-                    break;
-                }
+                TokenEvent::Finished(finished) => return Ok((draft, Some(finished), first_token)),
                 TokenEvent::Failed(reason) => {
                     return Err(AnswerError::Generation(lore_llm::LlmError::Generation(reason)))
                 }
             }
         }
-        answer.prompt_tokens = stats.map_or(0, |s| s.prompt_tokens);
-        answer.generation = stats;
-        answer.draft = draft.trim().to_string();
-        let answer = self.conclude(answer, guard_on, &emit).await?;
-        Ok(self.finished(answer, started))
+        Ok((draft, None, first_token))
+    }
+
+    /// When the check finds nothing of the draft supported, the model gets one more try with the
+    /// passage that holds the best evidence alone: a small model that wandered off to a neighbouring
+    /// fact usually copies the right one from a shorter prompt (about 100 tokens: under a second).
+    /// The new draft is checked like the first; if it fails too, the answer abstains.
+    async fn second_candidate(
+        &self,
+        answer: Answer,
+        question: &str,
+        emit: &(dyn Fn(AnswerEvent) + Sync),
+    ) -> Result<Answer, AnswerError> {
+        let Some(best) = answer.best_evidence.as_ref() else { return Ok(answer) };
+        let Some(mut alone) = answer.passages.iter().find(|p| p.n == best.n).cloned() else { return Ok(answer) };
+        alone.n = 1;
+        emit(AnswerEvent::Retry);
+        let (draft, stats, _) = self.write_draft(prompt::messages(&[alone], question), emit).await?;
+        let mut retried = answer;
+        retried.abstained = false;
+        retried.abstention = None;
+        retried.text.clear();
+        retried.sentences.clear();
+        retried.draft = draft.trim().to_string();
+        retried.prompt_tokens += stats.as_ref().map_or(0, |s| s.prompt_tokens);
+        self.conclude(retried, true, emit).await
     }
 
     /// The guarded version of an answer made with the guard off, from the same passages and draft: what
-    /// the guard changes, without generating twice (the evaluation compares both). `min_evidence` stands
+    /// the guard changes (the evaluation compares both). The model is asked again only for the guard's
+    /// second candidate, when nothing of the draft is supported. `min_evidence` stands
     /// in for `answer.min_evidence` (the evaluation passes 0 and applies thresholds itself).
     pub async fn apply_guard(&self, unchecked: &Answer, min_evidence: f32) -> Result<Answer, AnswerError> {
         let started = Instant::now();
@@ -242,10 +302,14 @@ impl Answerer {
         if answer.passages.is_empty() {
             return Ok(self.abstain(answer, Abstention::NoPassages));
         }
-        if answer.evidence < min_evidence {
+        if answer.evidence < min_evidence || !answer.missing_question_facts.is_empty() {
             return Ok(self.abstain(answer, Abstention::WeakEvidence));
         }
         let mut answer = self.conclude(answer, true, &|_| {}).await?;
+        if answer.abstention == Some(Abstention::Unsupported) {
+            let question = unchecked.standalone_question.clone();
+            answer = self.second_candidate(answer, &question, &|_| {}).await?;
+        }
         answer.timings.check_ms = ms(started.elapsed());
         Ok(answer)
     }
@@ -263,7 +327,7 @@ impl Answerer {
         let checking = Instant::now();
         let drafts = guard::drafts(&answer.draft);
         let vectors = if guard_on { self.vectors(&drafts, &answer.passages).await? } else { Vectors::default() };
-        let mut sentences = guard::check(&drafts, &answer.passages, &vectors, &self.config);
+        let mut sentences = guard::check(&answer.standalone_question, &drafts, &answer.passages, &vectors, &self.config);
         if !guard_on {
             // Unchecked: the model's sentences and citations stand as written.
             for sentence in &mut sentences {
@@ -301,6 +365,10 @@ impl Answerer {
     fn abstain(&self, mut answer: Answer, reason: Abstention) -> Answer {
         answer.text = match reason {
             Abstention::NoPassages => "The documents don't answer this: the search found nothing you may read.".into(),
+            Abstention::WeakEvidence if !answer.missing_question_facts.is_empty() => format!(
+                "The documents don't answer this: the closest passages never mention {}.",
+                answer.missing_question_facts.iter().map(|f| format!("“{f}”")).collect::<Vec<_>>().join(", ")
+            ),
             _ => prompt::DECLINE.into(),
         };
         answer.abstained = true;
@@ -333,24 +401,106 @@ impl Answerer {
         Ok(rewritten.to_string())
     }
 
-    /// Embeddings of the answer's sentences and the passages' sentences, on a blocking thread.
+    /// Every sentence of the hits scored as evidence for the question; the question and the sentences
+    /// are embedded in one batch on a blocking thread.
+    async fn rank(&self, question: &str, hits: &[lore_retrieve::Hit]) -> Result<Ranking, AnswerError> {
+        let embedder = self.embedder.clone();
+        let question = question.to_string();
+        let mut analysed = HitSentences::of(hits);
+        tokio::task::spawn_blocking(move || {
+            let mut texts: Vec<&str> = vec![question.as_str()];
+            for hit in &analysed {
+                texts.extend(hit.sentences.iter().map(|s| s.text.as_str()));
+            }
+            let mut embedded = embedder.embed(&texts)?.into_iter();
+            let question_vector = embedded.next();
+            for hit in &mut analysed {
+                hit.vectors = embedded.by_ref().take(hit.sentences.len()).collect();
+            }
+            Ok(Ranking::new(&question, question_vector.as_deref(), analysed))
+        })
+        .await
+        .map_err(|_| AnswerError::Worker)?
+    }
+
+    /// Embeddings of the answer's sentences and of the passages' sentences (kept from the ranking when
+    /// it made them), on a blocking thread.
     async fn vectors(&self, drafts: &[Draft], passages: &[Passage]) -> Result<Vectors, AnswerError> {
         let embedder = self.embedder.clone();
         let draft_texts: Vec<String> = drafts.iter().map(|d| d.text.clone()).collect();
-        let passage_texts: Vec<Vec<String>> =
-            passages.iter().map(|p| p.sentences.iter().map(|s| s.text.clone()).collect()).collect();
+        let known: Vec<Option<Vec<Vec<f32>>>> = passages
+            .iter()
+            .map(|p| (p.sentence_vectors.len() == p.sentences.len()).then(|| p.sentence_vectors.clone()))
+            .collect();
+        let missing: Vec<Vec<String>> = passages
+            .iter()
+            .zip(&known)
+            .map(|(p, known)| match known {
+                Some(_) => Vec::new(),
+                None => p.sentences.iter().map(|s| s.text.clone()).collect(),
+            })
+            .collect();
         tokio::task::spawn_blocking(move || {
             let mut all: Vec<&str> = draft_texts.iter().map(String::as_str).collect();
-            for sentences in &passage_texts {
+            for sentences in &missing {
                 all.extend(sentences.iter().map(String::as_str));
             }
             let mut embedded = embedder.embed(&all)?.into_iter();
             let drafts = embedded.by_ref().take(draft_texts.len()).collect();
-            let passages = passage_texts.iter().map(|s| embedded.by_ref().take(s.len()).collect()).collect();
+            let passages = known
+                .into_iter()
+                .zip(&missing)
+                .map(|(known, missing)| known.unwrap_or_else(|| embedded.by_ref().take(missing.len()).collect()))
+                .collect();
             Ok(Vectors { drafts, passages })
         })
         .await
         .map_err(|_| AnswerError::Worker)?
+    }
+}
+
+/// The question's numbers and names that none of the hits mentions, in its text, title or heading.
+/// SQuAD's unanswerable questions are mostly near-misses made this way ("When was AppleTalk released
+/// in 1995?" over a passage that says 1985). The whole hit counts, not only the sentences the prompt
+/// quotes: a qualifier may sit outside the budget.
+fn missing_question_facts(question: &str, hits: &[lore_retrieve::Hit]) -> Vec<String> {
+    let found: Vec<FactIndex> = hits
+        .iter()
+        .map(|hit| FactIndex::of(&format!("{} {} {}", hit.title, hit.heading.as_deref().unwrap_or(""), hit.text)))
+        .collect();
+    facts(question)
+        .into_iter()
+        .filter(|fact| !found.iter().any(|index| index.contains(fact)))
+        .map(|fact| match fact {
+            Fact::Number(text) | Fact::Name(text) => text,
+        })
+        .collect()
+}
+
+/// The best-ranked sentence that made it into a passage (the best one always does), cited.
+fn best_evidence(ranking: &Ranking, passages: &[Passage]) -> Option<Citation> {
+    ranking.best_first.iter().find_map(|scored| {
+        let passage = passages.iter().find(|p| p.hit == scored.hit)?;
+        let at = passage.sentence_indexes.iter().position(|&i| i == scored.sentence)?;
+        Some(cite(passage, at, at))
+    })
+}
+
+/// A citation of `passage` from its sentence `first` to its sentence `last` (indexes into
+/// `passage.sentences`), gaps included.
+fn cite(passage: &Passage, first: usize, last: usize) -> Citation {
+    let (start, _) = passage.document_span(&passage.sentences[first]);
+    let (_, end) = passage.document_span(&passage.sentences[last]);
+    Citation {
+        n: passage.n,
+        document_id: passage.document_id,
+        document_path: passage.document_path.clone(),
+        title: passage.title.clone(),
+        source: passage.source.clone(),
+        page: passage.page,
+        start,
+        end,
+        quote: passage.quote(&passage.sentences[first], &passage.sentences[last]),
     }
 }
 
@@ -373,20 +523,26 @@ fn citations(sentences: &[CheckedSentence], passages: &[Passage], checked: bool)
                 (true, Some(&first), Some(&last)) => (first, last),
                 _ => (0, passage.sentences.len().checked_sub(1)?),
             };
-            let (start, _) = passage.document_span(&passage.sentences[first]);
-            let (_, end) = passage.document_span(&passage.sentences[last]);
-            let quote = passage.quote(&passage.sentences[first], &passage.sentences[last]);
-            Some(Citation {
-                n,
-                document_id: passage.document_id,
-                document_path: passage.document_path.clone(),
-                title: passage.title.clone(),
-                source: passage.source.clone(),
-                page: passage.page,
-                start,
-                end,
-                quote,
-            })
+            Some(cite(passage, first, last))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::tests::hit;
+
+    #[test]
+    fn a_question_naming_what_no_hit_mentions_is_found_out() {
+        let hits = [
+            hit(1, "AppleTalk", "AppleTalk was released by Apple in 1985 for the Macintosh."),
+            hit(2, "Networks", "The Huguenot settlers built a church."),
+        ];
+        assert_eq!(missing_question_facts("When did Apple release AppleTalk in 1995?", &hits), ["1995"]);
+        assert!(missing_question_facts("What did Apple release for the Macintosh in 1985?", &hits).is_empty());
+        // A plural or possessive form of a name counts, either way round.
+        assert!(missing_question_facts("Which church did the Huguenots build?", &hits).is_empty());
+        assert_eq!(missing_question_facts("Which church did the Normans build?", &hits), ["normans"]);
+    }
 }

@@ -1,8 +1,8 @@
-//! Give it a question and its search hits, get the numbered passages a prompt quotes, within a token
-//! budget. The default small model reads a prompt at about 20 tokens a second on two cores, so whole
-//! chunks of five hits (1,500+ tokens) would cost over a minute before the first word: the sentences
-//! that share the most words with the question go in first, then their neighbours in the best hits,
-//! while the budget lasts.
+//! Give it the search hits and their sentences ranked as evidence (`evidence::Ranking`), get the
+//! numbered passages a prompt quotes, within a token budget. Every prompt token costs time before the
+//! first word (the default model reads about 140 a second on two cores), and a small model answers
+//! better from a few sentences that matter than from whole chunks: the best evidence sentences go in
+//! with their neighbours, while the budget lasts.
 
 use std::collections::HashSet;
 
@@ -10,8 +10,9 @@ use lore_core::DocumentId;
 use lore_retrieve::Hit;
 use serde::Serialize;
 
-use crate::sentences::{self, Sentence};
-use crate::terms::{content_terms, coverage, term_set, FactIndex};
+use crate::evidence::Ranking;
+use crate::sentences::Sentence;
+use crate::terms::FactIndex;
 
 /// Characters per token assumed while selecting; the prompt's real count is measured afterwards. English
 /// prose is about four characters per token in the usual BPE vocabularies; code and tables less.
@@ -49,6 +50,16 @@ pub struct Passage {
     pub sentence_terms: Vec<HashSet<String>>,
     #[serde(skip)]
     pub facts: FactIndex,
+    /// The embedding of each of `sentences`, in order, when they were embedded for ranking (the check
+    /// reuses them); empty otherwise.
+    #[serde(skip)]
+    pub sentence_vectors: Vec<Vec<f32>>,
+    /// The hit this passage is from (its index in the search results), and the index of each of
+    /// `sentences` among the hit's sentences.
+    #[serde(skip)]
+    pub hit: usize,
+    #[serde(skip)]
+    pub sentence_indexes: Vec<usize>,
 }
 
 impl Passage {
@@ -63,87 +74,62 @@ impl Passage {
     }
 }
 
-/// Picks sentences of `hits` (best first) for `question` within `budget_tokens`.
-pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage> {
-    let question_terms = content_terms(question);
+/// Picks the sentences of `hits` the prompt quotes, within `budget_tokens`: the best evidence first
+/// (`ranking`), each with the sentences just before and after it (an answer often sits next to the
+/// sentence that names its subject), while the budget lasts. The passage holding the best sentence is
+/// passage 1, so a small model reads the likeliest answer first.
+pub fn select(hits: &[Hit], ranking: &Ranking, budget_tokens: usize) -> Vec<Passage> {
     let budget_chars = (budget_tokens as f32 * CHARS_PER_TOKEN) as usize;
-    let split: Vec<Vec<Sentence>> = hits.iter().map(|hit| sentences::split(&hit.text)).collect();
-    let mut split_terms: Vec<Vec<HashSet<String>>> =
-        split.iter().map(|sentences| sentences.iter().map(|s| term_set(&s.text)).collect()).collect();
-    let mut chosen: Vec<Vec<bool>> = split.iter().map(|s| vec![false; s.len()]).collect();
+    let split = &ranking.hits;
+    let mut chosen: Vec<Vec<bool>> = split.iter().map(|h| vec![false; h.sentences.len()]).collect();
     let mut used = 0usize;
-    let mut take = |hit: usize, index: usize, chosen: &mut Vec<Vec<bool>>| {
-        let cost = split[hit][index].text.chars().count() + 1;
-        if chosen[hit][index] || used + cost > budget_chars {
-            return false;
+    let take = |hit: usize, index: usize, chosen: &mut Vec<Vec<bool>>, used: &mut usize| {
+        let Some(sentence) = split.get(hit).and_then(|h| h.sentences.get(index)) else { return };
+        let cost = sentence.text.chars().count() + 1;
+        // The best sentence is always read, even when it alone is over the budget.
+        if chosen[hit][index] || (*used > 0 && *used + cost > budget_chars) {
+            return;
         }
         chosen[hit][index] = true;
-        used += cost;
-        true
+        *used += cost;
     };
-
-    // First the sentences that match the question, best first; the hit's rank breaks ties.
-    let mut matching: Vec<(f32, usize, usize)> = Vec::new();
-    for (hit, sentence_terms) in split_terms.iter().enumerate() {
-        for (index, terms) in sentence_terms.iter().enumerate() {
-            let score = coverage(&question_terms, terms);
-            if score > 0.0 && !question_terms.is_empty() {
-                matching.push((score - hit as f32 * 0.05, hit, index));
-            }
+    for scored in &ranking.best_first {
+        if used >= budget_chars {
+            break;
         }
-    }
-    matching.sort_by(|a, b| b.0.total_cmp(&a.0));
-    for &(_, hit, index) in &matching {
-        take(hit, index, &mut chosen);
-    }
-    // A hit with no matching words still leads with its first sentence (the vector search found it).
-    for hit in 0..split.len() {
-        if !split[hit].is_empty() && !chosen[hit].iter().any(|c| *c) {
-            take(hit, 0, &mut chosen);
-        }
-    }
-    // Then context around what was chosen, in the best hits first: answers often sit in the sentence
-    // after the one that names the subject.
-    for hit in 0..split.len() {
-        let mut grew = true;
-        while grew {
-            grew = false;
-            for index in 0..split[hit].len() {
-                let beside_chosen =
-                    (index > 0 && chosen[hit][index - 1]) || (index + 1 < split[hit].len() && chosen[hit][index + 1]);
-                if !chosen[hit][index] && beside_chosen && take(hit, index, &mut chosen) {
-                    grew = true;
-                }
+        take(scored.hit, scored.sentence, &mut chosen, &mut used);
+        if chosen[scored.hit][scored.sentence] {
+            if let Some(before) = scored.sentence.checked_sub(1) {
+                take(scored.hit, before, &mut chosen, &mut used);
             }
+            take(scored.hit, scored.sentence + 1, &mut chosen, &mut used);
         }
     }
 
+    // Passages in the order of their best sentence.
+    let mut order: Vec<usize> = Vec::new();
+    for scored in &ranking.best_first {
+        if chosen[scored.hit].iter().any(|c| *c) && !order.contains(&scored.hit) {
+            order.push(scored.hit);
+        }
+    }
     let mut passages = Vec::new();
-    for (hit_index, (hit, sentences)) in hits.iter().zip(split).enumerate() {
-        let kept: Vec<(usize, Sentence, HashSet<String>)> = sentences
-            .into_iter()
-            .zip(std::mem::take(&mut split_terms[hit_index]))
-            .enumerate()
-            .filter(|(i, _)| chosen[hit_index][*i])
-            .map(|(i, (sentence, terms))| (i, sentence, terms))
-            .collect();
-        if kept.is_empty() {
-            continue;
-        }
+    for hit_index in order {
+        let (Some(hit), Some(analysed)) = (hits.get(hit_index), split.get(hit_index)) else { continue };
+        let kept: Vec<usize> = (0..analysed.sentences.len()).filter(|&i| chosen[hit_index][i]).collect();
         let mut text = String::new();
         let mut previous: Option<usize> = None;
-        for (index, sentence, _) in &kept {
+        for &index in &kept {
             match previous {
-                None if *index > 0 => text.push_str(GAP.trim_start()),
+                None if index > 0 => text.push_str(GAP.trim_start()),
                 None => {}
-                Some(p) if p + 1 == *index => text.push(' '),
+                Some(p) if p + 1 == index => text.push(' '),
                 Some(_) => text.push_str(GAP),
             }
-            text.push_str(&sentence.text);
-            previous = Some(*index);
+            text.push_str(&analysed.sentences[index].text);
+            previous = Some(index);
         }
-        let (sentences, sentence_terms): (Vec<Sentence>, Vec<HashSet<String>>) =
-            kept.into_iter().map(|(_, sentence, terms)| (sentence, terms)).unzip();
+        let sentence_terms: Vec<HashSet<String>> = kept.iter().map(|&i| analysed.terms[i].clone()).collect();
         passages.push(Passage {
             n: passages.len() + 1,
             document_id: hit.document_id,
@@ -157,7 +143,10 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
             // The union of the sentences' terms: the text is those sentences, so no second analysis.
             terms: sentence_terms.iter().flatten().cloned().collect(),
             facts: FactIndex::of(&text),
-            sentences,
+            sentences: kept.iter().map(|&i| analysed.sentences[i].clone()).collect(),
+            sentence_vectors: kept.iter().filter_map(|&i| analysed.vectors.get(i).cloned()).collect(),
+            hit: hit_index,
+            sentence_indexes: kept,
             sentence_terms,
             text,
         });
@@ -165,24 +154,14 @@ pub fn select(question: &str, hits: &[Hit], budget_tokens: usize) -> Vec<Passage
     passages
 }
 
-/// How well the passages cover the question: the best passage's share of the question's content words,
-/// counting the title and heading the prompt shows with it ("Which port does the VPN use?" is covered
-/// by "UDP port 51820" under "VPN setup"). Low values mean the search found related text, not an answer.
-pub fn evidence(question: &str, passages: &[Passage]) -> f32 {
-    let terms = content_terms(question);
-    passages
-        .iter()
-        .map(|p| {
-            let mut shown = term_set(&crate::prompt::label(p));
-            shown.extend(p.terms.iter().cloned());
-            coverage(&terms, &shown)
-        })
-        .fold(0.0, f32::max)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::evidence::HitSentences;
+    use crate::sentences;
+    use crate::terms::term_set;
+    use lore_core::{ChunkId, DocumentKind};
+    use lore_retrieve::snippet::Snippet;
 
     /// A passage of `text` from "Doc n", as `select` makes them.
     pub(crate) fn passage(n: usize, text: &str) -> Passage {
@@ -198,21 +177,60 @@ pub(crate) mod tests {
             chunk_start: 100,
             chunk_text: text.into(),
             sentence_terms: sentences.iter().map(|s| term_set(&s.text)).collect(),
+            sentence_indexes: (0..sentences.len()).collect(),
             sentences,
             text: text.into(),
             terms: term_set(text),
             facts: FactIndex::of(text),
+            sentence_vectors: Vec::new(),
+            hit: n.saturating_sub(1),
+        }
+    }
+
+    pub(crate) fn hit(n: usize, title: &str, text: &str) -> Hit {
+        Hit {
+            chunk_id: ChunkId(n as u64),
+            document_id: DocumentId(n as i64),
+            source: "s".into(),
+            kind: DocumentKind::Markdown,
+            document_path: format!("doc{n}.md"),
+            title: title.into(),
+            page: None,
+            heading: None,
+            text: text.into(),
+            snippet: Snippet::default(),
+            score: 1.0,
+            start: 0,
+            end: text.chars().count(),
+            also_in: Vec::new(),
         }
     }
 
     #[test]
-    fn evidence_is_the_best_passage_share_of_question_words_with_its_title() {
-        let question = "Which UDP port does the VPN use?";
-        let mut vpn = passage(1, "The tunnel uses UDP port 51820.");
-        assert_eq!(evidence(question, &[vpn.clone()]), 0.75);
-        vpn.title = "VPN setup".into();
-        let printer = passage(2, "The printer uses port 9100.");
-        assert_eq!(evidence(question, &[printer, vpn]), 1.0);
-        assert_eq!(evidence("What is the capital of Peru?", &[passage(3, "Lima has a port.")]), 0.0);
+    fn the_best_sentence_leads_with_its_neighbours_and_the_budget_holds() {
+        let hits = [
+            hit(1, "Kitchen", "The kitchen has a fridge. Coffee is free. The microwave is new. Tea is in the cupboard."),
+            hit(
+                2,
+                "Network",
+                "Printers are on every floor. The guest network is called Lobby. Its wifi password is pineapple. \
+                 Cables are in the store room. Laptops are lent by the help desk.",
+            ),
+        ];
+        let question = "What is the wifi password of the guest network?";
+        let ranking = Ranking::new(question, None, HitSentences::of(&hits));
+        let passages = select(&hits, &ranking, 30);
+        assert_eq!(passages[0].title, "Network", "{passages:?}");
+        assert_eq!(
+            passages[0].text,
+            "… The guest network is called Lobby. Its wifi password is pineapple. Cables are in the store room."
+        );
+        assert_eq!(passages[0].sentence_indexes, [1, 2, 3]);
+        let chars: usize = passages.iter().map(|p| p.sentences.iter().map(|s| s.text.chars().count() + 1).sum::<usize>()).sum();
+        assert!(chars <= (30.0 * CHARS_PER_TOKEN) as usize, "{chars}");
+        // A budget too small for anything still reads the best sentence.
+        let tiny = select(&hits, &ranking, 1);
+        assert_eq!(tiny.len(), 1);
+        assert_eq!(tiny[0].text, "… Its wifi password is pineapple.");
     }
 }

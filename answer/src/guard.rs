@@ -1,7 +1,8 @@
 //! The grounding check: give it the model's answer and the passages it was given, get every sentence
 //! judged against the passages. A sentence is supported by a passage when enough of its words appear
 //! there (lexical) or its meaning is close to one of the passage's sentences (embedding), and every
-//! number, date and name it states appears in that passage. Citations that point at a passage which
+//! number, date and name it states appears in that passage, together: its numbers and the question's
+//! in one passage sentence, its names there or next to it. Citations that point at a passage which
 //! does not support the sentence are moved to one that does, or dropped; unsupported sentences are
 //! flagged or removed.
 
@@ -10,7 +11,7 @@ use serde::Serialize;
 
 use crate::context::Passage;
 use crate::sentences;
-use crate::terms::{content_terms, coverage, facts, Fact};
+use crate::terms::{content_terms, coverage, facts, Fact, FactIndex};
 
 /// A sentence of the answer as the model wrote it, its citations taken out.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +46,9 @@ pub struct CheckedSentence {
     pub removed: bool,
     /// Numbers and names of the sentence that no supporting passage contains.
     pub missing_facts: Vec<String>,
+    /// Unsupported only because its facts (with the question's numbers) are not together in one
+    /// passage sentence, though a passage holds them all and says something similar.
+    pub facts_apart: bool,
     /// Where each citation's support is.
     #[serde(skip)]
     pub evidence: Vec<Support>,
@@ -123,6 +127,45 @@ fn tidy(text: &str) -> String {
     out
 }
 
+/// What one passage offers the fact check: each sentence's facts, and its label's (title, heading).
+struct PassageFacts {
+    sentences: Vec<FactIndex>,
+    label: FactIndex,
+}
+
+impl PassageFacts {
+    fn of(passage: &Passage) -> Self {
+        Self {
+            sentences: passage.sentences.iter().map(|s| FactIndex::of(&s.text)).collect(),
+            label: FactIndex::of(&crate::prompt::label(passage)),
+        }
+    }
+}
+
+/// Whether the facts of an answer sentence stand together in the passage as they do in the answer:
+/// its numbers and the question's (the qualifiers: "in 1990", "the 2004 season") all in one passage
+/// sentence, its names in that sentence, a neighbour or the passage's title. Present somewhere is not
+/// enough: a passage giving one figure in general and another for the case asked about supports only
+/// the second.
+fn facts_together(draft_facts: &[Fact], qualifiers: &[Fact], passage: &Passage, facts: &PassageFacts) -> bool {
+    if draft_facts.is_empty() {
+        return true;
+    }
+    let numbers: Vec<&Fact> =
+        draft_facts.iter().chain(qualifiers).filter(|f| matches!(f, Fact::Number(_))).collect();
+    let names: Vec<&Fact> = draft_facts.iter().filter(|f| matches!(f, Fact::Name(_))).collect();
+    let neighbours = |i: usize| {
+        let at = passage.sentence_indexes.get(i).copied();
+        (0..facts.sentences.len()).filter(move |&j| {
+            j == i || matches!((at, passage.sentence_indexes.get(j)), (Some(a), Some(&b)) if a.abs_diff(b) <= 1)
+        })
+    };
+    (0..facts.sentences.len()).any(|i| {
+        numbers.iter().all(|f| facts.sentences[i].contains(f))
+            && names.iter().all(|f| facts.label.contains(f) || neighbours(i).any(|j| facts.sentences[j].contains(f)))
+    })
+}
+
 /// The support of `draft` by `passage`, and the passage's best sentence for it.
 fn support_in(
     draft_terms: &[String],
@@ -169,8 +212,17 @@ pub struct Vectors {
     pub passages: Vec<Vec<Vec<f32>>>,
 }
 
-/// Judges each draft sentence against every passage.
-pub fn check(drafts: &[Draft], passages: &[Passage], vectors: &Vectors, config: &AnswerConfig) -> Vec<CheckedSentence> {
+/// Judges each draft sentence against every passage, for `question` (whose numbers a sentence's
+/// facts must stand with).
+pub fn check(
+    question: &str,
+    drafts: &[Draft],
+    passages: &[Passage],
+    vectors: &Vectors,
+    config: &AnswerConfig,
+) -> Vec<CheckedSentence> {
+    let qualifiers: Vec<Fact> = facts(question).into_iter().filter(|f| matches!(f, Fact::Number(_))).collect();
+    let passage_facts: Vec<PassageFacts> = passages.iter().map(PassageFacts::of).collect();
     drafts
         .iter()
         .enumerate()
@@ -181,17 +233,20 @@ pub fn check(drafts: &[Draft], passages: &[Passage], vectors: &Vectors, config: 
                 content_terms(&draft.text).into_iter().filter(|t| !t.chars().all(|c| c.is_ascii_digit())).collect();
             let checkable = !terms.is_empty() || !facts.is_empty();
             let draft_vector = vectors.drafts.get(index).map(Vec::as_slice);
-            let mut judged: Vec<(Support, bool, Vec<String>)> = passages
+            let mut judged: Vec<(Support, bool, Vec<String>, bool)> = passages
                 .iter()
                 .enumerate()
                 .map(|(p, passage)| {
                     let (lexical, semantic, sentence, missing) =
                         support_in(&terms, &facts, draft_vector, passage, vectors.passages.get(p).map(Vec::as_slice));
                     let found = if facts.is_empty() { 1.0 } else { 1.0 - missing.len() as f32 / facts.len() as f32 };
-                    let score = ((0.5 * lexical + 0.5 * semantic.max(0.0)) * found).clamp(0.0, 1.0);
-                    let supported = missing.is_empty()
-                        && (lexical >= config.min_lexical_support || semantic >= config.min_semantic_support);
-                    (Support { n: passage.n, sentence, score }, supported, missing)
+                    let together = missing.is_empty() && facts_together(&facts, &qualifiers, passage, &passage_facts[p]);
+                    let score = ((0.5 * lexical + 0.5 * semantic.max(0.0)) * found * if together { 1.0 } else { 0.5 })
+                        .clamp(0.0, 1.0);
+                    let similar = lexical >= config.min_lexical_support || semantic >= config.min_semantic_support;
+                    let supported = together && similar;
+                    let apart = missing.is_empty() && !together && similar;
+                    (Support { n: passage.n, sentence, score }, supported, missing, apart)
                 })
                 .collect();
             judged.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.score.total_cmp(&a.0.score)));
@@ -208,6 +263,7 @@ pub fn check(drafts: &[Draft], passages: &[Passage], vectors: &Vectors, config: 
             let support = if checkable { judged.first().map_or(0.0, |j| j.0.score) } else { 1.0 };
             let missing_facts =
                 if supported { Vec::new() } else { judged.first().map(|j| j.2.clone()).unwrap_or_default() };
+            let facts_apart = !supported && judged.iter().any(|j| j.3);
             CheckedSentence {
                 text: draft.text.clone(),
                 cited: draft.cited.clone(),
@@ -216,6 +272,7 @@ pub fn check(drafts: &[Draft], passages: &[Passage], vectors: &Vectors, config: 
                 supported,
                 removed: !supported && config.unsupported == UnsupportedSentences::Remove,
                 missing_facts,
+                facts_apart,
                 evidence,
                 checkable,
             }
@@ -289,7 +346,7 @@ mod tests {
             passage(2, "The Normans conquered Sicily in 1091 after thirty years."),
         ];
         let drafts = drafts("The Normans conquered Sicily in 1091 [1]. Bread bakes for 40 minutes [1].");
-        let checked = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        let checked = check("", &drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
         assert!(checked.iter().all(|s| s.supported && !s.removed));
         assert_eq!(checked[0].citations, [2]);
         assert_eq!(checked[1].citations, [1]);
@@ -303,13 +360,13 @@ mod tests {
     fn a_sentence_with_a_number_or_name_no_passage_has_is_unsupported() {
         let passages = [passage(1, "The Normans conquered Sicily in 1091 after thirty years.")];
         let drafts = drafts("The Normans conquered Sicily in 1092 [1]. The Saxons conquered Sicily [1].");
-        let removed = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        let removed = check("", &drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
         assert!(removed.iter().all(|s| !s.supported && s.removed && s.citations.is_empty()));
         assert_eq!(removed[0].missing_facts, ["1092"]);
         assert_eq!(removed[1].missing_facts, ["saxons"]);
         assert_eq!(render(&removed, |s| s.citations.clone()), "");
         assert_eq!(answer_support(&removed), 0.0);
-        let flagged = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Flag));
+        let flagged = check("", &drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Flag));
         assert!(flagged.iter().all(|s| !s.supported && !s.removed));
     }
 
@@ -319,21 +376,38 @@ mod tests {
             passage(1, "The Normans raided Paris in 845."),
             passage(2, "Gegeen was assassinated in a coup involving five princes from a rival faction."),
         ];
-        let checked = check(&drafts("5"), &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        let checked = check("", &drafts("5"), &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
         assert!(checked[0].supported, "{checked:?}");
         assert_eq!(checked[0].citations, [2]);
-        let checked = check(&drafts("6"), &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        let checked = check("", &drafts("6"), &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
         assert!(!checked[0].supported);
+    }
+
+    #[test]
+    fn a_figure_for_another_case_than_the_one_asked_about_is_unsupported() {
+        let passages = [passage(
+            1,
+            "The company has 4,000 employees worldwide. In 2019 it had 2,500 employees. Its founder, Ada Lind, retired.",
+        )];
+        let question = "How many employees did the company have in 2019?";
+        let config = config(UnsupportedSentences::Remove);
+        let general = check(question, &drafts("The company had 4,000 employees."), &passages, &Vectors::default(), &config);
+        assert!(!general[0].supported, "{general:?}");
+        let asked = check(question, &drafts("The company had 2,500 employees."), &passages, &Vectors::default(), &config);
+        assert!(asked[0].supported, "{asked:?}");
+        // A name may sit in the sentence next to the figure ("Its founder, Ada Lind" / "In 2019 ...").
+        let named = check("", &drafts("Ada Lind's company had 2,500 employees."), &passages, &Vectors::default(), &config);
+        assert!(named[0].supported, "{named:?}");
     }
 
     #[test]
     fn embeddings_support_a_paraphrase_the_words_miss() {
         let passages = [passage(1, "Employees may work from home two days a week.")];
         let drafts = drafts("Staff can telecommute twice weekly [1].");
-        let lexical_only = check(&drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
+        let lexical_only = check("", &drafts, &passages, &Vectors::default(), &config(UnsupportedSentences::Remove));
         assert!(!lexical_only[0].supported);
         let vectors = Vectors { drafts: vec![vec![1.0, 0.0]], passages: vec![vec![vec![0.8, 0.6]]] };
-        let with_vectors = check(&drafts, &passages, &vectors, &config(UnsupportedSentences::Remove));
+        let with_vectors = check("", &drafts, &passages, &vectors, &config(UnsupportedSentences::Remove));
         assert!(with_vectors[0].supported);
         assert_eq!(with_vectors[0].citations, [1]);
     }

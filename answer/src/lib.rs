@@ -3,6 +3,7 @@
 //! honest "the documents don't answer this" with the closest sources.
 //!
 //! - [`Answerer`]: the pipeline (condense a follow-up, retrieve, select, prompt, generate, check).
+//! - [`evidence`]: every sentence of the hits scored as evidence for the question, best first.
 //! - [`context`]: which sentences of which hits the prompt quotes, within a token budget.
 //! - [`prompt`]: the messages, and recognising the model's own refusal.
 //! - [`guard`]: the sentence-by-sentence check after generation.
@@ -11,13 +12,16 @@
 
 mod answerer;
 pub mod context;
+pub mod evidence;
 pub mod guard;
 pub mod links;
 pub mod prompt;
 pub mod sentences;
 pub mod terms;
 
-pub use answerer::{Abstention, Answer, AnswerEvent, AnswerTimings, Answerer, Citation, Question, Turn};
+pub use answerer::{
+    Abstention, Answer, AnswerEvent, AnswerTimings, Answerer, Citation, Question, Turn,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {

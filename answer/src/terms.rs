@@ -90,10 +90,14 @@ impl FactIndex {
     pub fn contains(&self, fact: &Fact) -> bool {
         match fact {
             Fact::Number(n) => self.numbers.contains(n),
-            // A possessive or plural form of the name counts.
+            // A possessive or plural form of the name counts, either way round ("Huguenots" is in a
+            // passage about "the Huguenot church", and "Huguenot" in one about "the Huguenots").
             Fact::Name(name) => {
                 self.words.contains(name)
-                    || self.words.iter().any(|w| w.starts_with(name.as_str()) && w.len() <= name.len() + 2)
+                    || self.words.iter().any(|w| {
+                        (w.starts_with(name.as_str()) && w.len() <= name.len() + 2)
+                            || (w.len() >= 4 && name.starts_with(w.as_str()) && name.len() <= w.len() + 2)
+                    })
             }
         }
     }

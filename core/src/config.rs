@@ -211,9 +211,11 @@ pub enum UnsupportedSentences {
 pub struct AnswerConfig {
     /// Hits retrieved for a question, before passages are trimmed to the budget.
     pub passages: usize,
-    /// Tokens (of the language model) the numbered passages may take in the prompt. The default 0.5B
-    /// model reads about 20 prompt tokens a second on two cores (BENCHMARKS.md), so this bounds the
-    /// time to the first token.
+    /// Tokens (of the language model) the numbered passages may take in the prompt: the best evidence
+    /// sentences and their neighbours. Every token costs reading time before the first word (about
+    /// 140 a second for the default 0.5B model on two cores), and on SQuAD the default model answered
+    /// best from the fewest: 120 tokens found the gold answer more often than 200, 300 or 500
+    /// (BENCHMARKS.md, issue 14).
     pub context_budget_tokens: usize,
     /// The check after generation: off answers as the model wrote them.
     pub guard: bool,
@@ -223,10 +225,10 @@ pub struct AnswerConfig {
     /// ...or its embedding is at least this similar to a passage sentence's (and its numbers, dates
     /// and names all appear in that passage either way).
     pub min_semantic_support: f32,
-    /// Questions whose best passage (with its title and heading) covers less than this share of their
-    /// content words are not answered. Calibrated with `lore eval answers` on SQuAD (BENCHMARKS.md):
-    /// higher values decline more unanswerable questions and more answerable ones; 0.75 still answers a
-    /// question with one generic word the documents lack ("Which UDP port does the VPN use?").
+    /// Questions whose evidence (`Ranking::evidence`: half the best sentence's embedding similarity to
+    /// the question, half the best passage's share of its content words, title and heading included)
+    /// is below this are not answered. Calibrated with `lore eval answers` on SQuAD (BENCHMARKS.md,
+    /// issue 14): the highest value that declines under 15% of the answerable questions.
     pub min_evidence: f32,
     /// Earlier turns of a conversation kept for follow-up questions.
     pub history_turns: usize,
@@ -239,12 +241,12 @@ impl Default for AnswerConfig {
     fn default() -> Self {
         Self {
             passages: 5,
-            context_budget_tokens: 500,
+            context_budget_tokens: 120,
             guard: true,
             unsupported: UnsupportedSentences::Remove,
             min_lexical_support: 0.6,
             min_semantic_support: 0.75,
-            min_evidence: 0.75,
+            min_evidence: 0.45,
             history_turns: 3,
             link_hosts: Vec::new(),
         }

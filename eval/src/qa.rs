@@ -127,6 +127,8 @@ pub struct QaReport {
     pub answer_contains_gold: f64,
     /// Answerable questions whose answer cites the gold paragraph.
     pub gold_citation: f64,
+    /// Of the answerable questions answered (not declined), the share citing the gold paragraph.
+    pub gold_citation_answered: f64,
     /// Unanswerable questions the answer abstains on.
     pub abstention_unanswerable: f64,
     /// Answerable questions the answer (wrongly) abstains on.
@@ -166,6 +168,10 @@ impl QaReport {
         Self {
             answer_contains_gold: share(&answerable, |o| !o.abstained && o.contains_gold),
             gold_citation: share(&answerable, |o| !o.abstained && o.cites_gold),
+            gold_citation_answered: share(
+                &answerable.iter().copied().filter(|o| !o.abstained).collect::<Vec<_>>(),
+                |o| o.cites_gold,
+            ),
             abstention_unanswerable: share(&unanswerable, |o| o.abstained),
             abstention_answerable: share(&answerable, |o| o.abstained),
             unsupported_sentences: if sentences == 0 { 0.0 } else { unsupported as f64 / sentences as f64 },
@@ -226,6 +232,7 @@ mod tests {
         assert_eq!(report.answer_contains_gold, 1.0 / 3.0);
         assert_eq!(report.abstention_unanswerable, 0.5);
         assert_eq!(report.abstention_answerable, 1.0 / 3.0);
+        assert_eq!(report.gold_citation_answered, 0.5);
         assert_eq!(report.unsupported_sentences, 0.5);
         assert_eq!((report.answerable, report.unanswerable), (3, 2));
     }

@@ -37,7 +37,9 @@ use tokio::sync::mpsc;
 
 use crate::chunk::{ChunkDraft, Chunker};
 use crate::discover::{discover, DiscoverError, FoundFile};
-use crate::extract::{extract_with_limits, title_from_path, ExtractError, Extracted, Limits, PdfPage, WaitClock};
+use crate::extract::{
+    extract_with_limits, is_placeholder_title, title_from_path, ExtractError, Extracted, Limits, PdfPage, WaitClock,
+};
 use crate::progress::{FileOutcome, Progress, ProgressEvent};
 use crate::read::read_source_file;
 use crate::recover::{purge_from_indexes, recover, Recovery};
@@ -536,7 +538,7 @@ impl FileWork<'_> {
                 send(Extraction::Chunks { key, drafts: drafts.to_vec() })?;
             }
         }
-        let title = extracted.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or(title);
+        let title = extracted.title.clone().filter(|t| !is_placeholder_title(t)).unwrap_or(title);
         send(Extraction::End(FileEnd::Finished(Box::new(Finished { key, facts, title, extracted }))))
     }
 }

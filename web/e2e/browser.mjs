@@ -53,6 +53,13 @@ try {
   check(updates >= 2, `the answer did not stream (the draft changed ${updates} times)`);
   const answer = await page.locator("#answer-text").innerText();
   console.log(`answer (${updates} streamed updates): ${answer}`);
+  // The best evidence sentence is shown from the documents, with a link to its place.
+  check(await page.locator("#answer-evidence").isVisible(), "the best evidence sentence is not shown");
+  const evidence = await page.locator("#answer-evidence-text").innerText();
+  check(/soup/i.test(evidence), `the best evidence does not mention soup: ${evidence}`);
+  const evidenceLink = await page.locator("#answer-evidence-source").getAttribute("href");
+  check(/^\/documents\/\d+\?start=\d+&end=\d+#cited$/.test(evidenceLink), `bad evidence link ${evidenceLink}`);
+  console.log(`best evidence: ${evidence}`);
   await page.screenshot({ path: join(artifacts, "answer.png"), fullPage: true });
 
   // 3. The citation opens the document view with the cited passage highlighted and in view.

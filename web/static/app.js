@@ -41,6 +41,7 @@ function setupAsk() {
   const status = document.getElementById("answer-status");
   const text = document.getElementById("answer-text");
   const sources = document.getElementById("answer-sources");
+  const evidence = document.getElementById("answer-evidence");
 
   form.addEventListener("submit", async (event) => {
     if (event.submitter !== button) return; // plain search: the normal page load
@@ -55,6 +56,7 @@ function setupAsk() {
     text.className = "answer-text draft";
     text.textContent = "";
     sources.replaceChildren();
+    evidence.hidden = true;
     status.textContent = "Searching the documents…";
     button.disabled = true;
     const started = performance.now();
@@ -79,9 +81,19 @@ function setupAsk() {
           status.textContent = payload.length
             ? `Reading ${payload.length} passages… (the local model takes a while to read them)`
             : "Nothing found that you may read.";
+        } else if (name === "evidence") {
+          // The likeliest answer, quoted from the documents, while the model is still reading.
+          document.getElementById("answer-evidence-text").textContent = payload.quote;
+          const link = document.getElementById("answer-evidence-source");
+          link.href = `/documents/${payload.document_id}?start=${payload.start}&end=${payload.end}#cited`;
+          link.textContent = `[${payload.n}] ${payload.title}` + (payload.page ? `, page ${payload.page}` : "");
+          evidence.hidden = false;
         } else if (name === "token") {
           if (!text.textContent) status.textContent = "Writing the answer…";
           text.textContent += payload.text;
+        } else if (name === "retry") {
+          text.textContent = "";
+          status.textContent = "That draft was not supported by the documents: trying again from the best passage…";
         } else if (name === "sentence") {
           status.textContent = "Checking every sentence against the documents…";
         } else if (name === "rendered") {

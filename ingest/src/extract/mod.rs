@@ -58,7 +58,9 @@ impl Extracted {
     /// Extracted Markdown, with its heading marks read from the Markdown itself.
     fn markdown(title: Option<String>, text: String) -> Self {
         let headings = markdown::heading_marks(&text);
-        let title = title.or_else(|| headings.iter().find(|h| h.level == 1).map(|h| h.path.clone()));
+        let title = title
+            .filter(|t| !is_placeholder_title(t))
+            .or_else(|| headings.iter().find(|h| h.level == 1).map(|h| h.path.clone()));
         Self { title, layout: TextLayout::Markdown, text, page_starts: Vec::new(), headings }
     }
 
@@ -241,6 +243,39 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Whether a title a file states is a tool's placeholder rather than a name for the document: what
+/// PDF producers and office suites write when the author gave none ("Untitled", "Enscript Output",
+/// "Microsoft Word - report.docx", "Document1", a file name or path). Such a title would head every
+/// search hit, prompt passage and citation of the document, so its first heading or file name is
+/// shown instead.
+pub fn is_placeholder_title(title: &str) -> bool {
+    let lower = title.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let bare = lower.trim_matches(|c: char| !c.is_alphanumeric());
+    if bare.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
+        return true;
+    }
+    const EXACT: &[&str] = &[
+        "document", "title", "enscript output", "powerpoint presentation", "presentation", "print", "output",
+        "no title", "none", "unknown", "default", "blank", "new document", "untitled",
+    ];
+    const PREFIXES: &[&str] =
+        &["untitled", "microsoft word", "microsoft powerpoint", "microsoft excel", "slide 1", "title of ", "insert title"];
+    const FILE_EXTENSIONS: &[&str] = &[
+        ".doc", ".docx", ".pdf", ".tex", ".dvi", ".ps", ".txt", ".rtf", ".odt", ".ppt", ".pptx", ".xls", ".xlsx",
+        ".indd", ".qxd", ".htm", ".html", ".md", ".tmp", ".eps",
+    ];
+    let numbered = |word: &str| {
+        bare.strip_prefix(word).is_some_and(|rest| !rest.is_empty() && rest.trim().chars().all(|c| c.is_ascii_digit()))
+    };
+    EXACT.contains(&bare)
+        || PREFIXES.iter().any(|p| bare.starts_with(p))
+        || numbered("document")
+        || numbered("doc")
+        || numbered("presentation")
+        || FILE_EXTENSIONS.iter().any(|e| bare.ends_with(e.trim_start_matches('.')) && lower.trim_end().ends_with(e))
+        || (!lower.contains(' ') && (lower.contains('/') || lower.contains('\\')))
+}
+
 /// The title to show when the file itself names none: its file name without extension.
 pub fn title_from_path(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().replace(['_', '-'], " ")).unwrap_or_default()
@@ -249,6 +284,32 @@ pub fn title_from_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn producer_placeholders_are_not_titles() {
+        for placeholder in [
+            "Enscript Output",
+            "Microsoft Word - Q3 report.docx",
+            "untitled",
+            "Untitled-1",
+            "Document1",
+            "  ",
+            "main.dvi",
+            "C:\\Users\\jo\\Desktop\\draft",
+            "/tmp/print.ps",
+            "Slide 1",
+            "PowerPoint Presentation",
+            "--",
+        ] {
+            assert!(is_placeholder_title(placeholder), "{placeholder:?}");
+        }
+        for title in ["Documenting R functions", "Writing R Extensions", "VPN setup", "Title IX policy", "The .docx format"]
+        {
+            assert!(!is_placeholder_title(title), "{title:?}");
+        }
+        let page = Extracted::markdown(Some("Untitled".into()), "# Leave policy\n\nText.".into());
+        assert_eq!(page.title.as_deref(), Some("Leave policy"));
+    }
 
     #[test]
     fn a_panicking_parser_costs_one_file() {

@@ -88,8 +88,5 @@ fn info_title(doc: &Document) -> Option<String> {
     };
     let title = lopdf::decode_text_string(info.get(b"Title").ok()?).ok()?;
     let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
-    let generic = ["untitled", "microsoft word", "slide 1", "document", "title"];
-    let lower = title.to_lowercase();
-    (title.chars().filter(|c| c.is_alphanumeric()).count() >= 3 && !generic.iter().any(|g| lower.starts_with(g)))
-        .then_some(title)
+    (!super::is_placeholder_title(&title)).then_some(title)
 }

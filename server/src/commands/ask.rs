@@ -133,12 +133,27 @@ async fn ask_streaming(answerer: &Answerer, question: Question) -> anyhow::Resul
             AnswerEvent::Passages(passages) => {
                 eprintln!("{dim}reading {} passages…{reset}", passages.len());
             }
+            // The likeliest answer, from the documents themselves, while the model reads.
+            AnswerEvent::Evidence(best) => {
+                let place = match best.page {
+                    Some(page) => format!("{}, page {page}", best.title),
+                    None => best.title.clone(),
+                };
+                eprintln!("{dim}best evidence [{}] {place}: “{}”{reset}", best.n, best.quote);
+            }
             AnswerEvent::Token(piece) => {
                 streamed.push_str(&piece);
                 let _ = write!(stdout, "{piece}");
                 let _ = stdout.flush();
             }
             AnswerEvent::Sentence(_) => {}
+            AnswerEvent::Retry => {
+                if !streamed.is_empty() {
+                    println!();
+                }
+                streamed.clear();
+                eprintln!("{dim}(nothing of that is supported by the documents; trying again from the best passage){reset}");
+            }
         }
     }
     let answer = asking.await.context("the answer task crashed")?.context("cannot answer")?;

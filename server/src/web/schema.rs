@@ -196,8 +196,14 @@ pub struct AnswerJson {
     pub draft: String,
     /// The question as searched (a follow-up rewritten to stand alone).
     pub standalone_question: String,
-    /// 0..1: how much of the question the best passage covers.
+    /// 0..1: how well the passages answer the question (the best sentence's meaning and the best
+    /// passage's share of the question's words); below `answer.min_evidence` it is not answered.
     pub evidence: f32,
+    /// The sentence of the passages that best answers the question, as a citation (`quote` is the
+    /// sentence), as the `evidence` event sent it; null when nothing was found.
+    pub best_evidence: Option<CitationJson>,
+    /// Numbers and names of the question that no passage mentions (then it is not answered).
+    pub missing_question_facts: Vec<String>,
     pub prompt_tokens: usize,
     /// Null for callers who do not administer, like `timings_ms`.
     pub generation: Option<GenerationJson>,
@@ -218,6 +224,8 @@ impl AnswerJson {
             draft: answer.draft.clone(),
             standalone_question: answer.standalone_question.clone(),
             evidence: answer.evidence,
+            best_evidence: answer.best_evidence.as_ref().map(CitationJson::from),
+            missing_question_facts: answer.missing_question_facts.clone(),
             prompt_tokens: answer.prompt_tokens,
             generation: answer.generation.filter(|_| detail.shows()).map(|g| GenerationJson {
                 prompt_tokens: g.prompt_tokens,

@@ -35,13 +35,25 @@ async fn ask_streams_tokens_and_ends_with_the_cli_answer_object() {
     assert_eq!(names.first(), Some(&"passages"), "{names:?}");
     assert_eq!(names.last(), Some(&"answer"), "{names:?}");
     let (_, answer) = events.last().unwrap();
-    for key in ["abstained", "answer", "citations", "sources", "support"] {
+    for key in ["abstained", "answer", "citations", "sources", "support", "best_evidence"] {
         assert!(keys(answer).contains(&key.to_string()), "{key} missing from {answer}");
     }
+    // The best evidence sentence comes right after the passages, before any token, as a citation of
+    // its passage whose quote is the sentence; the final answer repeats it.
+    assert_eq!(names.get(1), Some(&"evidence"), "{names:?}");
+    let (_, evidence) = &events[1];
+    assert_eq!(evidence, &answer["best_evidence"]);
+    assert!(evidence["quote"].as_str().is_some_and(|q| !q.is_empty()), "{evidence}");
+    assert_citations_resolve(&app, &json!({"citations": [evidence]})).await;
     if answer["abstained"] == false {
         assert!(names.contains(&"token"), "an answer is streamed token by token: {names:?}");
-        let streamed: String =
-            events.iter().filter(|(n, _)| n == "token").map(|(_, v)| v["text"].as_str().unwrap()).collect();
+        // After a `retry` the earlier tokens are void: the tokens since the last one are the draft.
+        let since_retry = events.iter().rposition(|(n, _)| n == "retry").map_or(0, |i| i + 1);
+        let streamed: String = events[since_retry..]
+            .iter()
+            .filter(|(n, _)| n == "token")
+            .map(|(_, v)| v["text"].as_str().unwrap())
+            .collect();
         assert_eq!(streamed.trim(), answer["draft"].as_str().unwrap(), "the tokens are the draft the guard checked");
         assert!(!answer["citations"].as_array().unwrap().is_empty(), "{answer}");
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use lore_answer::evidence::{HitSentences, Ranking};
 use lore_answer::{context, prompt};
 use lore_core::config::Config;
 use lore_core::{ChunkId, DocumentId, DocumentKind};
@@ -123,7 +124,9 @@ fn prompts(set: &QaSet, budget_tokens: usize) -> anyhow::Result<Vec<(String, Vec
     Ok([("typical", budget_tokens), ("long", budget_tokens * 2)]
         .into_iter()
         .map(|(name, budget)| {
-            let passages = context::select(&question.text, &hits, budget);
+            // Ranked by words alone (the bench loads no embedder): the prompt's size is what counts here.
+            let ranking = Ranking::new(&question.text, None, HitSentences::of(&hits));
+            let passages = context::select(&hits, &ranking, budget);
             (name.to_string(), prompt::messages(&passages, &question.text))
         })
         .collect())

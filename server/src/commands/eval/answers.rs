@@ -38,7 +38,7 @@ pub struct AnswersArgs {
 }
 
 /// Abstention thresholds the report re-scores the guarded answers with.
-const EVIDENCE_SWEEP: [f32; 9] = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.67, 0.75, 0.85];
+const EVIDENCE_SWEEP: [f32; 13] = [0.0, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85];
 
 #[derive(Serialize)]
 struct SweepPoint {
@@ -113,6 +113,19 @@ pub async fn run(config: Config, args: AnswersArgs) -> anyhow::Result<ExitCode> 
         "min_evidence": threshold,
         "context_budget_tokens": config.answer.context_budget_tokens,
         "mean_prompt_tokens": mean(asked.iter().filter(|a| a.unguarded.generation.is_some()).map(|a| a.unguarded.prompt_tokens as f64)),
+        // What the model was given to work with, whatever it wrote: a gold answer somewhere in its
+        // passages, and in the one sentence shown first.
+        "passages_contain_gold": answerable_share(&asked, |a| {
+            a.unguarded.passages.iter().any(|p| contains_gold(&p.text, &a.question.answers))
+        }),
+        "best_evidence_contains_gold": answerable_share(&asked, |a| {
+            a.unguarded.best_evidence.as_ref().is_some_and(|b| contains_gold(&b.quote, &a.question.answers))
+        }),
+        // The cost of checking that facts stand together: right drafts the guard rejected for it.
+        "correct_rejected_as_apart": answerable_share(&asked, |a| {
+            contains_gold(&a.unguarded.text, &a.question.answers)
+                && a.guarded.sentences.iter().any(|s| s.facts_apart && (s.removed || a.guarded.abstained))
+        }),
     });
     if args.json {
         let out = json!({ "guard_on": guard_on, "guard_off": guard_off, "evidence_sweep": sweep, "run": run });
@@ -132,6 +145,7 @@ fn write_transcript(path: &std::path::Path, asked: &[Asked]) -> std::io::Result<
             "gold_answers": a.question.answers,
             "answerable": a.question.gold_document.is_some(),
             "evidence": a.guarded.evidence,
+            "best_evidence": a.unguarded.best_evidence.as_ref().map(|b| &b.quote),
             "prompt_tokens": a.unguarded.prompt_tokens,
             "draft": a.unguarded.draft,
             "checked": a.guarded.text,
@@ -142,6 +156,12 @@ fn write_transcript(path: &std::path::Path, asked: &[Asked]) -> std::io::Result<
         writeln!(out, "{line}")?;
     }
     out.flush()
+}
+
+/// Share of the answerable questions for which `test` holds.
+fn answerable_share(asked: &[Asked], test: impl Fn(&Asked) -> bool) -> f64 {
+    let answerable: Vec<&Asked> = asked.iter().filter(|a| a.question.gold_document.is_some()).collect();
+    mean(answerable.iter().map(|a| if test(a) { 1.0 } else { 0.0 }))
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -215,9 +235,10 @@ fn print_report(on: &QaReport, off: &QaReport, sweep: &[SweepPoint], run: &serde
         run["model"].as_str().unwrap_or("?")
     );
     println!("  {:<34} {:>10} {:>10}", "", "guard on", "guard off");
-    let rows: [(&str, f64, f64); 9] = [
+    let rows: [(&str, f64, f64); 10] = [
         ("answer contains gold (answerable)", on.answer_contains_gold, off.answer_contains_gold),
         ("gold paragraph cited (answerable)", on.gold_citation, off.gold_citation),
+        ("gold paragraph cited (answered)", on.gold_citation_answered, off.gold_citation_answered),
         ("abstained (unanswerable)", on.abstention_unanswerable, off.abstention_unanswerable),
         ("abstained (answerable)", on.abstention_answerable, off.abstention_answerable),
         ("unsupported sentences", on.unsupported_sentences, off.unsupported_sentences),
@@ -230,9 +251,17 @@ fn print_report(on: &QaReport, off: &QaReport, sweep: &[SweepPoint], run: &serde
         println!("  {name:<34} {a:>10.3} {b:>10.3}");
     }
     println!(
-        "  mean prompt tokens {:.0}; guard on uses answer.min_evidence = {}",
+        "  mean prompt tokens {:.0} (answer.context_budget_tokens = {}); guard on uses answer.min_evidence = {}",
         run["mean_prompt_tokens"].as_f64().unwrap_or(0.0),
+        run["context_budget_tokens"],
         run["min_evidence"]
+    );
+    println!(
+        "  gold answer in the passages {:.3}, in the best evidence sentence {:.3}; right drafts rejected because \
+         their facts stand apart {:.3} (answerable)",
+        run["passages_contain_gold"].as_f64().unwrap_or(0.0),
+        run["best_evidence_contains_gold"].as_f64().unwrap_or(0.0),
+        run["correct_rejected_as_apart"].as_f64().unwrap_or(0.0)
     );
     println!("  abstention threshold sweep (guard on, same answers):");
     println!("    {:>12} {:>10} {:>10} {:>12} {:>12}", "min_evidence", "gold", "cited", "abstain(u)", "abstain(a)");

@@ -18,7 +18,7 @@ use crate::web::error::ApiError;
 use crate::web::extract::Json;
 use crate::web::pages::render::answer_html;
 use crate::web::pages::search::answer_sources;
-use crate::web::schema::{AnswerJson, Detail, SourceJson};
+use crate::web::schema::{AnswerJson, CitationJson, Detail, SourceJson};
 use crate::web::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -60,7 +60,10 @@ impl AskRequest {
 }
 
 /// Answers from the documents the caller may read, streamed. Events: `standalone` (a follow-up
-/// rewritten: `{"question"}`), `passages` (the numbered sources), `token` (`{"text"}`, as the model
+/// rewritten: `{"question"}`), `passages` (the numbered sources), `evidence` (the sentence of the
+/// passages that best answers the question, shaped like a citation with the sentence as `quote`, sent
+/// as soon as the search is done and before the first token), `retry` (`{}`: the check supported nothing
+/// of the draft, whose tokens are void; a second draft's tokens follow), `token` (`{"text"}`, as the model
 /// writes), `sentence` (each sentence's check), then `answer` (the object of `lore ask --json`) or
 /// `error` (`{"error":{"code","message"}}`). Just before `answer`, `rendered` carries the answer as HTML
 /// with its sources, for the web page.
@@ -112,7 +115,9 @@ fn sse_event(event: AnswerEvent) -> Event {
         AnswerEvent::Passages(passages) => {
             json_event("passages", &passages.iter().map(SourceJson::from).collect::<Vec<_>>())
         }
+        AnswerEvent::Evidence(best) => json_event("evidence", &CitationJson::from(&best)),
         AnswerEvent::Token(text) => json_event("token", &serde_json::json!({ "text": text })),
+        AnswerEvent::Retry => json_event("retry", &serde_json::json!({})),
         AnswerEvent::Sentence(sentence) => json_event("sentence", &sentence),
     }
 }
