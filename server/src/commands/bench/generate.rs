@@ -3,7 +3,9 @@
 //!
 //! The prompts are what `lore ask` sends: SQuAD questions with their article's paragraphs as passages,
 //! trimmed to the answer budget by the same sentence selection ("typical"), and a longer one with twice
-//! the budget ("long"). Both sides are measured the same way, on the wall clock: time to the first token
+//! the budget ("long"); answers to those are a few words, so a third prompt ("write") asks for a long
+//! text from the same passages, which is what the decode rate is read from. Both sides are measured
+//! the same way, on the wall clock: time to the first token
 //! (prefill rate = prompt tokens / that time), then the decode rate over the tokens after it.
 
 use std::path::PathBuf;
@@ -121,15 +123,27 @@ fn prompts(set: &QaSet, budget_tokens: usize) -> anyhow::Result<Vec<(String, Vec
             also_in: Vec::new(),
         })
         .collect();
-    Ok([("typical", budget_tokens), ("long", budget_tokens * 2)]
+    // Ranked by words alone (the bench loads no embedder): the prompt's size is what counts here.
+    let ranking = Ranking::new(&question.text, None, HitSentences::of(&hits));
+    let mut prompts: Vec<(String, Vec<ChatMessage>)> = [("typical", budget_tokens), ("long", budget_tokens * 2)]
         .into_iter()
         .map(|(name, budget)| {
-            // Ranked by words alone (the bench loads no embedder): the prompt's size is what counts here.
-            let ranking = Ranking::new(&question.text, None, HitSentences::of(&hits));
             let passages = context::select(&hits, &ranking, budget);
             (name.to_string(), prompt::messages(&passages, &question.text))
         })
-        .collect())
+        .collect();
+    // Answers to `lore ask`'s prompt are a few words, too few to time writing: this one asks for a
+    // long text from the same passages, for the decode column.
+    let passages = context::select(&hits, &ranking, budget_tokens);
+    let text: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+    prompts.push((
+        "write".to_string(),
+        vec![
+            ChatMessage::system("Retell the text the user gives in your own words, in detail, in at least ten sentences."),
+            ChatMessage::user(text.join("\n\n")),
+        ],
+    ));
+    Ok(prompts)
 }
 
 async fn mistral_runs(
