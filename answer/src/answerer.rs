@@ -327,7 +327,8 @@ impl Answerer {
         let checking = Instant::now();
         let drafts = guard::drafts(&answer.draft);
         let vectors = if guard_on { self.vectors(&drafts, &answer.passages).await? } else { Vectors::default() };
-        let mut sentences = guard::check(&answer.standalone_question, &drafts, &answer.passages, &vectors, &self.config);
+        let mut sentences =
+            guard::check(&answer.standalone_question, &drafts, &answer.passages, &vectors, &self.config);
         if !guard_on {
             // Unchecked: the model's sentences and citations stand as written.
             for sentence in &mut sentences {

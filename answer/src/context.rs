@@ -209,7 +209,11 @@ pub(crate) mod tests {
     #[test]
     fn the_best_sentence_leads_with_its_neighbours_and_the_budget_holds() {
         let hits = [
-            hit(1, "Kitchen", "The kitchen has a fridge. Coffee is free. The microwave is new. Tea is in the cupboard."),
+            hit(
+                1,
+                "Kitchen",
+                "The kitchen has a fridge. Coffee is free. The microwave is new. Tea is in the cupboard.",
+            ),
             hit(
                 2,
                 "Network",
@@ -226,7 +230,8 @@ pub(crate) mod tests {
             "… The guest network is called Lobby. Its wifi password is pineapple. Cables are in the store room."
         );
         assert_eq!(passages[0].sentence_indexes, [1, 2, 3]);
-        let chars: usize = passages.iter().map(|p| p.sentences.iter().map(|s| s.text.chars().count() + 1).sum::<usize>()).sum();
+        let chars: usize =
+            passages.iter().map(|p| p.sentences.iter().map(|s| s.text.chars().count() + 1).sum::<usize>()).sum();
         assert!(chars <= (30.0 * CHARS_PER_TOKEN) as usize, "{chars}");
         // A budget too small for anything still reads the best sentence.
         let tiny = select(&hits, &ranking, 1);

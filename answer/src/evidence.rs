@@ -93,15 +93,16 @@ impl Ranking {
                     (Some(q), Some(v)) => dot(q, v).max(0.0),
                     _ => 0.0,
                 };
-                let has_number = wants_number
-                    && facts(&hit.sentences[s].text).iter().any(|f| matches!(f, Fact::Number(_)));
-                let score = SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical
-                    + if has_number { NUMBER_BONUS } else { 0.0 }
-                    - RANK_PENALTY * h as f32;
+                let has_number =
+                    wants_number && facts(&hit.sentences[s].text).iter().any(|f| matches!(f, Fact::Number(_)));
+                let score =
+                    SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical + if has_number { NUMBER_BONUS } else { 0.0 }
+                        - RANK_PENALTY * h as f32;
                 best_first.push(Scored { hit: h, sentence: s, score, semantic, lexical });
             }
         }
-        best_first.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.hit.cmp(&b.hit)).then(a.sentence.cmp(&b.sentence)));
+        best_first
+            .sort_by(|a, b| b.score.total_cmp(&a.score).then(a.hit.cmp(&b.hit)).then(a.sentence.cmp(&b.sentence)));
         Self { hits, best_first }
     }
 

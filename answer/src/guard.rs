@@ -151,8 +151,7 @@ fn facts_together(draft_facts: &[Fact], qualifiers: &[Fact], passage: &Passage, 
     if draft_facts.is_empty() {
         return true;
     }
-    let numbers: Vec<&Fact> =
-        draft_facts.iter().chain(qualifiers).filter(|f| matches!(f, Fact::Number(_))).collect();
+    let numbers: Vec<&Fact> = draft_facts.iter().chain(qualifiers).filter(|f| matches!(f, Fact::Number(_))).collect();
     let names: Vec<&Fact> = draft_facts.iter().filter(|f| matches!(f, Fact::Name(_))).collect();
     let neighbours = |i: usize| {
         let at = passage.sentence_indexes.get(i).copied();
@@ -240,7 +239,8 @@ pub fn check(
                     let (lexical, semantic, sentence, missing) =
                         support_in(&terms, &facts, draft_vector, passage, vectors.passages.get(p).map(Vec::as_slice));
                     let found = if facts.is_empty() { 1.0 } else { 1.0 - missing.len() as f32 / facts.len() as f32 };
-                    let together = missing.is_empty() && facts_together(&facts, &qualifiers, passage, &passage_facts[p]);
+                    let together =
+                        missing.is_empty() && facts_together(&facts, &qualifiers, passage, &passage_facts[p]);
                     let score = ((0.5 * lexical + 0.5 * semantic.max(0.0)) * found * if together { 1.0 } else { 0.5 })
                         .clamp(0.0, 1.0);
                     let similar = lexical >= config.min_lexical_support || semantic >= config.min_semantic_support;
@@ -391,12 +391,15 @@ mod tests {
         )];
         let question = "How many employees did the company have in 2019?";
         let config = config(UnsupportedSentences::Remove);
-        let general = check(question, &drafts("The company had 4,000 employees."), &passages, &Vectors::default(), &config);
+        let general =
+            check(question, &drafts("The company had 4,000 employees."), &passages, &Vectors::default(), &config);
         assert!(!general[0].supported, "{general:?}");
-        let asked = check(question, &drafts("The company had 2,500 employees."), &passages, &Vectors::default(), &config);
+        let asked =
+            check(question, &drafts("The company had 2,500 employees."), &passages, &Vectors::default(), &config);
         assert!(asked[0].supported, "{asked:?}");
         // A name may sit in the sentence next to the figure ("Its founder, Ada Lind" / "In 2019 ...").
-        let named = check("", &drafts("Ada Lind's company had 2,500 employees."), &passages, &Vectors::default(), &config);
+        let named =
+            check("", &drafts("Ada Lind's company had 2,500 employees."), &passages, &Vectors::default(), &config);
         assert!(named[0].supported, "{named:?}");
     }
 

@@ -19,9 +19,7 @@ pub mod prompt;
 pub mod sentences;
 pub mod terms;
 
-pub use answerer::{
-    Abstention, Answer, AnswerEvent, AnswerTimings, Answerer, Citation, Question, Turn,
-};
+pub use answerer::{Abstention, Answer, AnswerEvent, AnswerTimings, Answerer, Citation, Question, Turn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {

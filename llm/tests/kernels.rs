@@ -42,9 +42,10 @@ fn values(t: &Tensor) -> Vec<f32> {
 /// ‖a − b‖ / ‖b‖ over all elements.
 fn relative_error(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let (diff, norm) = a.iter().zip(b).fold((0f64, 0f64), |(d, n), (&x, &y)| {
-        (d + (x as f64 - y as f64).powi(2), n + (y as f64).powi(2))
-    });
+    let (diff, norm) = a
+        .iter()
+        .zip(b)
+        .fold((0f64, 0f64), |(d, n), (&x, &y)| (d + (x as f64 - y as f64).powi(2), n + (y as f64).powi(2)));
     (diff / norm.max(f64::MIN_POSITIVE)).sqrt()
 }
 
@@ -91,9 +92,8 @@ fn quantized_matmul_of_a_prompt_equals_the_dequantized_product_for_every_block_t
     // Qwen2.5-0.5B: hidden 896, MLP 4864, k/v projections 128 wide; SmolLM2-135M: hidden 576.
     let rows_wide = [1, 16, 31, 32, 33, 600];
     let rows = [31, 32, 200];
-    for (i, dtype) in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1, GgmlDType::Q8_0]
-        .into_iter()
-        .enumerate()
+    for (i, dtype) in
+        [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1, GgmlDType::Q8_0].into_iter().enumerate()
     {
         let seed = 1 + i as u64;
         check_quantized_matmul(dtype, (4864, 896), &rows_wide, seed);
@@ -103,9 +103,8 @@ fn quantized_matmul_of_a_prompt_equals_the_dequantized_product_for_every_block_t
     }
     // The k-quants need rows divisible by 256 (896 is not, which is why Qwen2.5-0.5B's Q4_K_M falls back
     // to Q5_0 there): its 4864-wide down projection, and Qwen2.5-1.5B's 1536-wide hidden size.
-    for (i, dtype) in [GgmlDType::Q2K, GgmlDType::Q3K, GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K]
-        .into_iter()
-        .enumerate()
+    for (i, dtype) in
+        [GgmlDType::Q2K, GgmlDType::Q3K, GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K].into_iter().enumerate()
     {
         let seed = 100 + i as u64;
         check_quantized_matmul(dtype, (896, 4864), &[1, 31, 32, 600], seed);
@@ -153,9 +152,7 @@ fn reference_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &[f32], scale: 
 /// A causal mask for `q_len` queries that follow `kv_len - q_len` earlier positions.
 fn causal_mask(q_len: usize, kv_len: usize) -> Vec<f32> {
     let offset = kv_len - q_len;
-    (0..q_len)
-        .flat_map(|i| (0..kv_len).map(move |j| if j <= i + offset { 0.0 } else { f32::NEG_INFINITY }))
-        .collect()
+    (0..q_len).flat_map(|i| (0..kv_len).map(move |j| if j <= i + offset { 0.0 } else { f32::NEG_INFINITY })).collect()
 }
 
 #[test]
@@ -163,12 +160,12 @@ fn prompt_attention_as_matrix_products_matches_the_loop_it_replaces() {
     let mut noise = Noise(7);
     // (query heads, kv heads, head dim, query rows, keys, mask as 4 dims, softcap)
     let cases = [
-        (14, 2, 64, 2, 2, false, None),      // Qwen2.5-0.5B, shortest prompt
-        (14, 2, 64, 33, 33, true, None),     // one chunk, 4-D mask
-        (14, 2, 64, 300, 300, false, None),  // several chunks, the last one partial
-        (14, 2, 64, 600, 600, true, None),   // a long prompt
-        (9, 3, 64, 130, 130, false, None),   // SmolLM2-135M
-        (14, 2, 64, 40, 300, false, None),   // a prompt continued after 260 cached positions
+        (14, 2, 64, 2, 2, false, None),        // Qwen2.5-0.5B, shortest prompt
+        (14, 2, 64, 33, 33, true, None),       // one chunk, 4-D mask
+        (14, 2, 64, 300, 300, false, None),    // several chunks, the last one partial
+        (14, 2, 64, 600, 600, true, None),     // a long prompt
+        (9, 3, 64, 130, 130, false, None),     // SmolLM2-135M
+        (14, 2, 64, 40, 300, false, None),     // a prompt continued after 260 cached positions
         (8, 8, 32, 50, 50, false, Some(30.0)), // no grouping, with a logit soft cap
     ];
     for (heads, kv_heads, d, q_len, kv_len, four_dims, softcap) in cases {
@@ -198,9 +195,6 @@ fn prompt_attention_as_matrix_products_matches_the_loop_it_replaces() {
         );
         let got = values(&out);
         let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        assert!(
-            worst < 2e-5,
-            "{heads} heads over {kv_heads}, {q_len} queries x {kv_len} keys: differs by {worst:e}"
-        );
+        assert!(worst < 2e-5, "{heads} heads over {kv_heads}, {q_len} queries x {kv_len} keys: differs by {worst:e}");
     }
 }

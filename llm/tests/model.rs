@@ -90,11 +90,8 @@ async fn a_long_prompt_read_by_the_prefill_kernels_is_answered_from_its_content(
         "Parcels for employees are delivered to the post room on the ground floor.",
         "The roof terrace is open in summer during working hours.",
     ];
-    let passage = format!(
-        "{} The wifi password of the guest network is pineapple. {}",
-        before.join(" "),
-        after.join(" ")
-    );
+    let passage =
+        format!("{} The wifi password of the guest network is pineapple. {}", before.join(" "), after.join(" "));
     let messages = vec![
         ChatMessage::system(
             "Answer the user's question using only the passages the user gives. Answer in one sentence.",

@@ -255,11 +255,30 @@ pub fn is_placeholder_title(title: &str) -> bool {
         return true;
     }
     const EXACT: &[&str] = &[
-        "document", "title", "enscript output", "powerpoint presentation", "presentation", "print", "output",
-        "no title", "none", "unknown", "default", "blank", "new document", "untitled",
+        "document",
+        "title",
+        "enscript output",
+        "powerpoint presentation",
+        "presentation",
+        "print",
+        "output",
+        "no title",
+        "none",
+        "unknown",
+        "default",
+        "blank",
+        "new document",
+        "untitled",
     ];
-    const PREFIXES: &[&str] =
-        &["untitled", "microsoft word", "microsoft powerpoint", "microsoft excel", "slide 1", "title of ", "insert title"];
+    const PREFIXES: &[&str] = &[
+        "untitled",
+        "microsoft word",
+        "microsoft powerpoint",
+        "microsoft excel",
+        "slide 1",
+        "title of ",
+        "insert title",
+    ];
     const FILE_EXTENSIONS: &[&str] = &[
         ".doc", ".docx", ".pdf", ".tex", ".dvi", ".ps", ".txt", ".rtf", ".odt", ".ppt", ".pptx", ".xls", ".xlsx",
         ".indd", ".qxd", ".htm", ".html", ".md", ".tmp", ".eps",
@@ -303,7 +322,8 @@ mod tests {
         ] {
             assert!(is_placeholder_title(placeholder), "{placeholder:?}");
         }
-        for title in ["Documenting R functions", "Writing R Extensions", "VPN setup", "Title IX policy", "The .docx format"]
+        for title in
+            ["Documenting R functions", "Writing R Extensions", "VPN setup", "Title IX policy", "The .docx format"]
         {
             assert!(!is_placeholder_title(title), "{title:?}");
         }

@@ -152,7 +152,9 @@ async fn ask_streaming(answerer: &Answerer, question: Question) -> anyhow::Resul
                     println!();
                 }
                 streamed.clear();
-                eprintln!("{dim}(nothing of that is supported by the documents; trying again from the best passage){reset}");
+                eprintln!(
+                    "{dim}(nothing of that is supported by the documents; trying again from the best passage){reset}"
+                );
             }
         }
     }

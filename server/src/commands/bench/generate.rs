@@ -139,7 +139,9 @@ fn prompts(set: &QaSet, budget_tokens: usize) -> anyhow::Result<Vec<(String, Vec
     prompts.push((
         "write".to_string(),
         vec![
-            ChatMessage::system("Retell the text the user gives in your own words, in detail, in at least ten sentences."),
+            ChatMessage::system(
+                "Retell the text the user gives in your own words, in detail, in at least ten sentences.",
+            ),
             ChatMessage::user(text.join("\n\n")),
         ],
     ));
