@@ -185,7 +185,7 @@ impl Answerer {
         let hits = self.retriever.search(&request).await?.hits;
         let ranking = self.rank(&standalone, &hits).await?;
         let passages = context::select(&hits, &ranking, self.config.context_budget_tokens);
-        let evidence = ranking.evidence(&standalone);
+        let evidence = ranking.evidence();
         let best_evidence = best_evidence(&ranking, &passages);
         let missing_question_facts = missing_question_facts(&standalone, &hits);
         timings.retrieval_ms = ms(retrieving.elapsed());
@@ -424,36 +424,15 @@ impl Answerer {
         .map_err(|_| AnswerError::Worker)?
     }
 
-    /// Embeddings of the answer's sentences and of the passages' sentences (kept from the ranking when
-    /// it made them), on a blocking thread.
+    /// Embeddings of the answer's sentences, on a blocking thread; the passages' sentences were embedded
+    /// for the ranking and are reused.
     async fn vectors(&self, drafts: &[Draft], passages: &[Passage]) -> Result<Vectors, AnswerError> {
         let embedder = self.embedder.clone();
         let draft_texts: Vec<String> = drafts.iter().map(|d| d.text.clone()).collect();
-        let known: Vec<Option<Vec<Vec<f32>>>> = passages
-            .iter()
-            .map(|p| (p.sentence_vectors.len() == p.sentences.len()).then(|| p.sentence_vectors.clone()))
-            .collect();
-        let missing: Vec<Vec<String>> = passages
-            .iter()
-            .zip(&known)
-            .map(|(p, known)| match known {
-                Some(_) => Vec::new(),
-                None => p.sentences.iter().map(|s| s.text.clone()).collect(),
-            })
-            .collect();
+        let passages = passages.iter().map(|p| p.sentence_vectors.clone()).collect();
         tokio::task::spawn_blocking(move || {
-            let mut all: Vec<&str> = draft_texts.iter().map(String::as_str).collect();
-            for sentences in &missing {
-                all.extend(sentences.iter().map(String::as_str));
-            }
-            let mut embedded = embedder.embed(&all)?.into_iter();
-            let drafts = embedded.by_ref().take(draft_texts.len()).collect();
-            let passages = known
-                .into_iter()
-                .zip(&missing)
-                .map(|(known, missing)| known.unwrap_or_else(|| embedded.by_ref().take(missing.len()).collect()))
-                .collect();
-            Ok(Vectors { drafts, passages })
+            let texts: Vec<&str> = draft_texts.iter().map(String::as_str).collect();
+            Ok(Vectors { drafts: embedder.embed(&texts)?, passages })
         })
         .await
         .map_err(|_| AnswerError::Worker)?

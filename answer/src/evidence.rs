@@ -75,6 +75,8 @@ pub struct Scored {
 pub struct Ranking {
     pub hits: Vec<HitSentences>,
     pub best_first: Vec<Scored>,
+    /// The question's content terms, as the scores counted them.
+    question_terms: Vec<String>,
 }
 
 impl Ranking {
@@ -103,7 +105,7 @@ impl Ranking {
         }
         best_first
             .sort_by(|a, b| b.score.total_cmp(&a.score).then(a.hit.cmp(&b.hit)).then(a.sentence.cmp(&b.sentence)));
-        Self { hits, best_first }
+        Self { hits, best_first, question_terms }
     }
 
     pub fn best(&self) -> Option<&Scored> {
@@ -113,8 +115,7 @@ impl Ranking {
     /// How well the hits answer the question, 0..1: the best sentence's meaning and the question's
     /// words in it or its passage (title and heading included), counted equally. A question whose
     /// subject is in the documents but whose answer is not scores low on both.
-    pub fn evidence(&self, question: &str) -> f32 {
-        let question_terms = content_terms(question);
+    pub fn evidence(&self) -> f32 {
         let semantic = self.best_first.iter().map(|s| s.semantic).fold(0.0, f32::max);
         let lexical = self
             .hits
@@ -122,7 +123,7 @@ impl Ranking {
             .map(|hit| {
                 let mut shown: HashSet<String> = hit.terms.iter().flatten().cloned().collect();
                 shown.extend(hit.label_terms.iter().cloned());
-                coverage(&question_terms, &shown)
+                coverage(&self.question_terms, &shown)
             })
             .fold(0.0, f32::max);
         SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical
@@ -176,11 +177,11 @@ mod tests {
     fn embeddings_lift_a_paraphrase_and_count_in_the_evidence() {
         let mut hits = vec![hit_sentences("Policy", "Staff can telecommute twice weekly. Desks are shared.")];
         let question = "How often may employees work from home?";
-        let lexical_only = Ranking::new(question, None, hits.clone()).evidence(question);
+        let lexical_only = Ranking::new(question, None, hits.clone()).evidence();
         hits[0].vectors = vec![vec![0.8, 0.6], vec![0.0, 1.0]];
         let ranking = Ranking::new(question, Some(&[1.0, 0.0]), hits);
         assert_eq!((ranking.best().unwrap().hit, ranking.best().unwrap().sentence), (0, 0));
         assert!((ranking.best().unwrap().semantic - 0.8).abs() < 1e-6);
-        assert!(ranking.evidence(question) > lexical_only + 0.39, "{}", ranking.evidence(question));
+        assert!(ranking.evidence() > lexical_only + 0.39, "{}", ranking.evidence());
     }
 }
