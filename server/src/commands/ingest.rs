@@ -42,9 +42,12 @@ pub struct IngestArgs {
 
 pub async fn run(config: Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let options = sync_options(&args)?;
-    let syncer = engine::syncer(&config, "lore ingest").await?;
+    // Listening before the data directory is locked: a Ctrl-C from then on is never lost, even while
+    // the model loads, and even when the process was started with SIGINT ignored (`nohup`, `cmd &`),
+    // which the handler replaces only once it is installed.
     let cancel = Arc::new(AtomicBool::new(false));
-    cancel_on_ctrl_c(cancel.clone());
+    cancel_on_ctrl_c(cancel.clone())?;
+    let syncer = engine::syncer(&config, "lore ingest").await?;
     let progress = Arc::new(BarProgress::new(args.quiet || args.json));
     if !args.json && !args.quiet {
         eprintln!("Ingesting {} as source '{}'", options.root.display(), options.source);
@@ -87,18 +90,22 @@ fn sync_options(args: &IngestArgs) -> anyhow::Result<SyncOptions> {
 }
 
 /// First Ctrl-C: finish and commit the files in flight, then stop. Second: stop now (the next run
-/// cleans up whatever was half-written).
-fn cancel_on_ctrl_c(cancel: Arc<AtomicBool>) {
+/// cleans up whatever was half-written). The handler is installed before this returns (a signal that
+/// arrives before the task first runs is kept, not lost).
+fn cancel_on_ctrl_c(cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for Ctrl-C")?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupts.recv().await.is_some() {
             eprintln!("\nstopping after the files in progress (Ctrl-C again to stop at once)…");
             cancel.store(true, Ordering::Relaxed);
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.recv().await.is_some() {
                 eprintln!("stopped; the next run will clean up and continue");
                 std::process::exit(130);
             }
         }
     });
+    Ok(())
 }
 
 fn print_report(report: &SyncReport) {

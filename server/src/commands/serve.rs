@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use lore_core::config::Config;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::web::{Application, ServeOptions};
 
@@ -25,30 +26,33 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(addr) => addr,
         None => config.server.addr.parse().context("server.addr is not an address and port")?,
     };
+    // Listening before anything starts: a stop requested while the model loads is kept, not lost (nor
+    // ignored, when the process was started with SIGINT ignored, as `nohup` and `cmd &` do).
+    let stop = ShutdownSignals::listen()?;
     let app = Application::build(config, ServeOptions { addr, ingest: args.ingest }).await?;
     eprintln!("Lore is serving http://{} (Ctrl-C stops it)", SocketAddr::new(addr.ip(), app.port()));
-    app.run_until_stopped(shutdown_signal()).await?;
+    app.run_until_stopped(stop.received()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ctrl-C or SIGTERM (what `docker stop` and systemd send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C or SIGTERM (what `docker stop` and systemd send), listened for from `listen` on.
+struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl ShutdownSignals {
+    fn listen() -> anyhow::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    async fn received(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
     }
 }

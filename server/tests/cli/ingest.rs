@@ -95,6 +95,23 @@ fn indexed_documents(ws: &Workspace) -> u64 {
     ws.status()["documents"].as_u64().unwrap_or(0)
 }
 
+/// The child's exit status, or a failure (after killing it) if it is still running after `timeout`:
+/// a process that ignores Ctrl-C must fail the test, not hang the suite.
+fn exits_within(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not stop within {timeout:?} of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn kill(child: &Child, signal: &str) {
     let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -150,7 +167,7 @@ fn watch_keeps_the_index_in_sync_until_ctrl_c() {
     wait_until("the deleted file is removed", timeout, || indexed_documents(&ws) == 1);
 
     kill(&child, "-INT");
-    let status = child.wait().unwrap();
+    let status = exits_within(&mut child, Duration::from_secs(60));
     assert!(status.success(), "Ctrl-C ends a watch cleanly: {status}");
     assert_eq!(ws.json(&["status", "--check", "--json"])["consistent"], true);
 }
@@ -169,8 +186,11 @@ fn a_second_writer_gets_a_clear_error() {
         .unwrap();
     wait_until("the first writer holds the lock", Duration::from_secs(60), || lock_held(&ws.data_dir()));
     let second = ws.run(&["ingest", ws.docs_path()]);
+    // Sent as soon as the lock is taken, while the first writer still loads its model: a Ctrl-C that
+    // early must stop it too.
     kill(&first, "-INT");
-    first.wait().unwrap();
+    let first_status = exits_within(&mut first, Duration::from_secs(60));
+    assert!(first_status.success(), "the first writer stops cleanly: {first_status}");
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("is being written by another lore process (lore ingest, pid"), "{stderr}");
