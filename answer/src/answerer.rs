@@ -8,17 +8,18 @@ use std::time::{Duration, Instant};
 use lore_core::config::AnswerConfig;
 use lore_core::embed::Embedder;
 use lore_core::DocumentId;
-use lore_llm::{ChatModel, GenerationStats, Sampling, TokenEvent};
+use lore_llm::{ChatModel, GenerationStats, Sampling, TokenChoice, TokenEvent};
 use lore_retrieve::{Access, Narrowing, Retriever, SearchRequest};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::confidence::DraftConfidence;
 use crate::context::{self, Passage};
 use crate::evidence::{HitSentences, Ranking};
 use crate::guard::{self, CheckedSentence, Draft, Vectors};
 use crate::links;
 use crate::prompt;
-use crate::terms::{facts, Fact, FactIndex};
+use crate::terms::{facts_as_written, Fact, FactIndex};
 use crate::AnswerError;
 
 /// One earlier exchange of a conversation.
@@ -57,6 +58,17 @@ pub enum Abstention {
     ModelDeclined,
     /// The check found no sentence of the answer supported by the passages.
     Unsupported,
+    /// The passage sentences that support the answer do not speak of what was asked
+    /// (`answer.min_source_relevance`): a fact copied from a sentence about something else.
+    UnrelatedSource,
+}
+
+/// The guard's thresholds, as [`Answerer::apply_guard`] takes them (the evaluation passes 0 for both
+/// and applies its own when scoring).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub min_evidence: f32,
+    pub min_source_relevance: f32,
 }
 
 /// A citation a reader can check: the passage's number in the answer and its exact place.
@@ -113,6 +125,18 @@ pub struct Answer {
     /// released in 1995?" over passages that say 1985. With the guard on, such a question is declined
     /// as weak evidence.
     pub missing_question_facts: Vec<String>,
+    /// The question has two or more numbers and names, each mentioned by some hit, but no hit mentions
+    /// them all: "Who founded the Yale club in 1924?" over one hit on the club and another on 1924.
+    pub question_facts_apart: bool,
+    /// 0..1: the share of the question's content words in the passage sentence (with its title and
+    /// heading) that best supports the checked answer (`guard::source_relevance`); `None` unchecked or
+    /// unsupported.
+    pub source_relevance: Option<f32>,
+    /// The question's embedding, from the ranking (empty without one).
+    #[serde(skip)]
+    pub question_vector: Vec<f32>,
+    /// How sure the model was of its draft (`None` when it was not asked, or its backend does not say).
+    pub confidence: Option<DraftConfidence>,
     pub prompt_tokens: usize,
     pub generation: Option<GenerationStats>,
     pub timings: AnswerTimings,
@@ -141,6 +165,15 @@ pub struct Answerer {
     embedder: Arc<dyn Embedder>,
     config: AnswerConfig,
     sampling: Sampling,
+}
+
+/// One generation as it streamed in.
+#[derive(Default)]
+struct Written {
+    text: String,
+    choices: Vec<TokenChoice>,
+    stats: Option<GenerationStats>,
+    first_token: Option<Instant>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -188,6 +221,7 @@ impl Answerer {
         let evidence = ranking.evidence();
         let best_evidence = best_evidence(&ranking, &passages);
         let missing_question_facts = missing_question_facts(&standalone, &hits);
+        let question_facts_apart = missing_question_facts.is_empty() && question_facts_apart(&standalone, &hits);
         timings.retrieval_ms = ms(retrieving.elapsed());
         emit(AnswerEvent::Passages(passages.clone()));
         if let Some(best) = &best_evidence {
@@ -207,6 +241,10 @@ impl Answerer {
             evidence,
             best_evidence,
             missing_question_facts,
+            question_facts_apart,
+            source_relevance: None,
+            question_vector: ranking.question_vector.clone(),
+            confidence: None,
             prompt_tokens: 0,
             generation: None,
             timings,
@@ -224,41 +262,47 @@ impl Answerer {
         }
 
         let messages = prompt::messages(&answer.passages, &question.text);
-        let (draft, stats, first_token) = self.write_draft(messages, &emit).await?;
-        answer.timings.first_token_ms = first_token.map_or(0.0, |t| ms(t.duration_since(started)));
-        answer.prompt_tokens = stats.as_ref().map_or(0, |s| s.prompt_tokens);
-        answer.generation = stats;
-        answer.draft = draft.trim().to_string();
-        let mut answer = self.conclude(answer, guard_on, &emit).await?;
+        let written = self.write_draft(messages, &emit).await?;
+        answer.timings.first_token_ms = written.first_token.map_or(0.0, |t| ms(t.duration_since(started)));
+        answer.prompt_tokens = written.stats.as_ref().map_or(0, |s| s.prompt_tokens);
+        answer.generation = written.stats;
+        answer.confidence = DraftConfidence::of(&written.choices);
+        answer.draft = written.text.trim().to_string();
+        let min_source_relevance = self.config.min_source_relevance;
+        let mut answer = self.conclude(answer, guard_on, min_source_relevance, &emit).await?;
         if guard_on && answer.abstention == Some(Abstention::Unsupported) {
-            answer = self.second_candidate(answer, &question.text, &emit).await?;
+            answer = self.second_candidate(answer, &question.text, min_source_relevance, &emit).await?;
         }
         Ok(self.finished(answer, started))
     }
 
-    /// Streams one generation: the draft, its statistics and when its first token came.
+    /// Streams one generation: the draft, its statistics, its tokens' probabilities and when its first
+    /// token came.
     async fn write_draft(
         &self,
         messages: Vec<lore_llm::ChatMessage>,
         emit: &(dyn Fn(AnswerEvent) + Sync),
-    ) -> Result<(String, Option<GenerationStats>, Option<Instant>), AnswerError> {
+    ) -> Result<Written, AnswerError> {
         let mut generation = self.model.generate(messages, self.sampling.clone()).await?;
-        let mut draft = String::new();
-        let mut first_token = None;
+        let mut written = Written::default();
         while let Some(event) = generation.events.recv().await {
             match event {
                 TokenEvent::Text(piece) => {
-                    first_token.get_or_insert_with(Instant::now);
-                    draft.push_str(&piece);
+                    written.first_token.get_or_insert_with(Instant::now);
+                    written.text.push_str(&piece);
                     emit(AnswerEvent::Token(piece));
                 }
-                TokenEvent::Finished(finished) => return Ok((draft, Some(finished), first_token)),
+                TokenEvent::Choice(choice) => written.choices.push(choice),
+                TokenEvent::Finished(finished) => {
+                    written.stats = Some(finished);
+                    return Ok(written);
+                }
                 TokenEvent::Failed(reason) => {
                     return Err(AnswerError::Generation(lore_llm::LlmError::Generation(reason)))
                 }
             }
         }
-        Ok((draft, None, first_token))
+        Ok(written)
     }
 
     /// When the check finds nothing of the draft supported, the model gets one more try with the
@@ -269,30 +313,34 @@ impl Answerer {
         &self,
         answer: Answer,
         question: &str,
+        min_source_relevance: f32,
         emit: &(dyn Fn(AnswerEvent) + Sync),
     ) -> Result<Answer, AnswerError> {
         let Some(best) = answer.best_evidence.as_ref() else { return Ok(answer) };
         let Some(mut alone) = answer.passages.iter().find(|p| p.n == best.n).cloned() else { return Ok(answer) };
         alone.n = 1;
         emit(AnswerEvent::Retry);
-        let (draft, stats, _) = self.write_draft(prompt::messages(&[alone], question), emit).await?;
+        let written = self.write_draft(prompt::messages(&[alone], question), emit).await?;
         let mut retried = answer;
         retried.abstained = false;
         retried.abstention = None;
         retried.text.clear();
         retried.sentences.clear();
-        retried.draft = draft.trim().to_string();
-        retried.prompt_tokens += stats.as_ref().map_or(0, |s| s.prompt_tokens);
-        self.conclude(retried, true, emit).await
+        retried.source_relevance = None;
+        retried.draft = written.text.trim().to_string();
+        retried.confidence = DraftConfidence::of(&written.choices);
+        retried.prompt_tokens += written.stats.as_ref().map_or(0, |s| s.prompt_tokens);
+        self.conclude(retried, true, min_source_relevance, emit).await
     }
 
     /// The guarded version of an answer made with the guard off, from the same passages and draft: what
     /// the guard changes (the evaluation compares both). The model is asked again only for the guard's
-    /// second candidate, when nothing of the draft is supported. `min_evidence` stands
-    /// in for `answer.min_evidence` (the evaluation passes 0 and applies thresholds itself).
-    pub async fn apply_guard(&self, unchecked: &Answer, min_evidence: f32) -> Result<Answer, AnswerError> {
+    /// second candidate, when nothing of the draft is supported. `thresholds` stand in for the
+    /// configured ones.
+    pub async fn apply_guard(&self, unchecked: &Answer, thresholds: Thresholds) -> Result<Answer, AnswerError> {
         let started = Instant::now();
         let mut answer = unchecked.clone();
+        answer.source_relevance = None;
         answer.abstained = false;
         answer.abstention = None;
         answer.text.clear();
@@ -302,13 +350,14 @@ impl Answerer {
         if answer.passages.is_empty() {
             return Ok(self.abstain(answer, Abstention::NoPassages));
         }
-        if answer.evidence < min_evidence || !answer.missing_question_facts.is_empty() {
+        if answer.evidence < thresholds.min_evidence || !answer.missing_question_facts.is_empty() {
             return Ok(self.abstain(answer, Abstention::WeakEvidence));
         }
-        let mut answer = self.conclude(answer, true, &|_| {}).await?;
+        let relevance = thresholds.min_source_relevance;
+        let mut answer = self.conclude(answer, true, relevance, &|_| {}).await?;
         if answer.abstention == Some(Abstention::Unsupported) {
             let question = unchecked.standalone_question.clone();
-            answer = self.second_candidate(answer, &question, &|_| {}).await?;
+            answer = self.second_candidate(answer, &question, relevance, &|_| {}).await?;
         }
         answer.timings.check_ms = ms(started.elapsed());
         Ok(answer)
@@ -319,6 +368,7 @@ impl Answerer {
         &self,
         mut answer: Answer,
         guard_on: bool,
+        min_source_relevance: f32,
         emit: &(dyn Fn(AnswerEvent) + Sync),
     ) -> Result<Answer, AnswerError> {
         if prompt::declines(&answer.draft) {
@@ -343,6 +393,18 @@ impl Answerer {
         if guard_on && !sentences.iter().any(|s| !s.removed && s.checkable) {
             answer.sentences = sentences;
             return Ok(self.abstain(answer, Abstention::Unsupported));
+        }
+        if guard_on {
+            answer.source_relevance = guard::source_relevance(
+                &answer.standalone_question,
+                &answer.question_vector,
+                &sentences,
+                &answer.passages,
+            );
+            if answer.source_relevance.is_some_and(|r| r < min_source_relevance) {
+                answer.sentences = sentences;
+                return Ok(self.abstain(answer, Abstention::UnrelatedSource));
+            }
         }
         answer.support = guard::answer_support(&sentences);
         answer.citations = citations(&sentences, &answer.passages, guard_on);
@@ -390,7 +452,7 @@ impl Answerer {
             .iter()
             .map(|turn| (turn.question.clone(), turn.answer.clone()))
             .collect();
-        let sampling = Sampling { max_tokens: 64, temperature: 0.0, top_p: 1.0, stop: vec!["\n".into()] };
+        let sampling = Sampling { stop: vec!["\n".into()], ..Sampling::greedy(64) };
         let (rewritten, _) =
             self.model.generate(prompt::condense_messages(&history, text), sampling).await?.collect().await?;
         let rewritten = rewritten.trim().trim_matches('"').trim();
@@ -444,17 +506,26 @@ impl Answerer {
 /// in 1995?" over a passage that says 1985). The whole hit counts, not only the sentences the prompt
 /// quotes: a qualifier may sit outside the budget.
 fn missing_question_facts(question: &str, hits: &[lore_retrieve::Hit]) -> Vec<String> {
-    let found: Vec<FactIndex> = hits
-        .iter()
-        .map(|hit| FactIndex::of(&format!("{} {} {}", hit.title, hit.heading.as_deref().unwrap_or(""), hit.text)))
-        .collect();
-    facts(question)
+    let found: Vec<FactIndex> = hits.iter().map(hit_facts).collect();
+    facts_as_written(question)
         .into_iter()
-        .filter(|fact| !found.iter().any(|index| index.contains(fact)))
-        .map(|fact| match fact {
-            Fact::Number(text) | Fact::Name(text) => text,
-        })
+        .filter(|(fact, _)| !found.iter().any(|index| index.contains(fact)))
+        .map(|(_, written)| written.to_string())
         .collect()
+}
+
+/// Whether the question's numbers and names (two or more) are never all in one hit.
+fn question_facts_apart(question: &str, hits: &[lore_retrieve::Hit]) -> bool {
+    let wanted: Vec<Fact> = facts_as_written(question).into_iter().map(|(fact, _)| fact).collect();
+    wanted.len() >= 2
+        && !hits.iter().any(|hit| {
+            let index = hit_facts(hit);
+            wanted.iter().all(|fact| index.contains(fact))
+        })
+}
+
+fn hit_facts(hit: &lore_retrieve::Hit) -> FactIndex {
+    FactIndex::of(&format!("{} {} {}", hit.title, hit.heading.as_deref().unwrap_or(""), hit.text))
 }
 
 /// The best-ranked sentence that made it into a passage (the best one always does), cited.
@@ -523,6 +594,10 @@ mod tests {
         assert!(missing_question_facts("What did Apple release for the Macintosh in 1985?", &hits).is_empty());
         // A plural or possessive form of a name counts, either way round.
         assert!(missing_question_facts("Which church did the Huguenots build?", &hits).is_empty());
-        assert_eq!(missing_question_facts("Which church did the Normans build?", &hits), ["normans"]);
+        assert_eq!(missing_question_facts("Which church did the Normans' king build?", &hits), ["Normans"]);
+
+        assert!(question_facts_apart("Did the Huguenot settlers use AppleTalk?", &hits));
+        assert!(!question_facts_apart("Did Apple sell AppleTalk in 1985?", &hits));
+        assert!(!question_facts_apart("What did the Huguenot settlers build?", &hits), "one fact stands alone");
     }
 }

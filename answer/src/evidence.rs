@@ -23,6 +23,12 @@ const LEXICAL_WEIGHT: f32 = 0.5;
 const NUMBER_BONUS: f32 = 0.1;
 const RANK_PENALTY: f32 = 0.02;
 
+/// A sentence's meaning (embedding cosine) and words (coverage) as evidence for a question, counted
+/// equally: the ranking's main signals, and the guard's source relevance.
+pub fn blend(semantic: f32, lexical: f32) -> f32 {
+    SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical
+}
+
 /// The sentences of one hit, analysed once for ranking, selection and the check.
 #[derive(Debug, Clone, Default)]
 pub struct HitSentences {
@@ -77,6 +83,8 @@ pub struct Ranking {
     pub best_first: Vec<Scored>,
     /// The question's content terms, as the scores counted them.
     question_terms: Vec<String>,
+    /// The question's embedding (empty without one): the guard compares the answer's sources with it.
+    pub question_vector: Vec<f32>,
 }
 
 impl Ranking {
@@ -98,14 +106,18 @@ impl Ranking {
                 let has_number =
                     wants_number && facts(&hit.sentences[s].text).iter().any(|f| matches!(f, Fact::Number(_)));
                 let score =
-                    SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical + if has_number { NUMBER_BONUS } else { 0.0 }
-                        - RANK_PENALTY * h as f32;
+                    blend(semantic, lexical) + if has_number { NUMBER_BONUS } else { 0.0 } - RANK_PENALTY * h as f32;
                 best_first.push(Scored { hit: h, sentence: s, score, semantic, lexical });
             }
         }
         best_first
             .sort_by(|a, b| b.score.total_cmp(&a.score).then(a.hit.cmp(&b.hit)).then(a.sentence.cmp(&b.sentence)));
-        Self { hits, best_first, question_terms }
+        Self {
+            hits,
+            best_first,
+            question_terms,
+            question_vector: question_vector.map(<[f32]>::to_vec).unwrap_or_default(),
+        }
     }
 
     pub fn best(&self) -> Option<&Scored> {
@@ -126,7 +138,7 @@ impl Ranking {
                 coverage(&self.question_terms, &shown)
             })
             .fold(0.0, f32::max);
-        SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical
+        blend(semantic, lexical)
     }
 }
 
@@ -140,7 +152,7 @@ fn asks_for_number(question: &str) -> bool {
     }) || words.iter().any(|w| matches!(*w, "when" | "year"))
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 

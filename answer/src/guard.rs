@@ -10,8 +10,9 @@ use lore_core::config::{AnswerConfig, UnsupportedSentences};
 use serde::Serialize;
 
 use crate::context::Passage;
+use crate::evidence;
 use crate::sentences;
-use crate::terms::{content_terms, coverage, facts, Fact, FactIndex};
+use crate::terms::{content_terms, coverage, facts, term_set, Fact, FactIndex};
 
 /// A sentence of the answer as the model wrote it, its citations taken out.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +56,40 @@ pub struct CheckedSentence {
     /// Whether the sentence states anything to check (not "Yes." or "In short:").
     #[serde(skip)]
     pub checkable: bool,
+}
+
+/// How much the passage sentences that support the answer speak of what was asked, 0..1: for each
+/// supporting sentence, its embedding's cosine with the question's blended with the share of the
+/// question's content words in it and its passage's title and heading (as the evidence ranking does:
+/// words alone when there are no embeddings), the best over the answer's kept sentences. `None` when
+/// no sentence is supported. Low when the model copied a fact from a sentence about something else,
+/// as a small model does for a question its passages come close to but do not answer. Neighbouring
+/// sentences do not count: on SQuAD they separated answerable from unanswerable questions worse
+/// (BENCHMARKS.md, issue 14).
+pub fn source_relevance(
+    question: &str,
+    question_vector: &[f32],
+    sentences: &[CheckedSentence],
+    passages: &[Passage],
+) -> Option<f32> {
+    let wanted = content_terms(question);
+    sentences
+        .iter()
+        .filter(|s| s.supported && s.checkable && !s.removed)
+        .flat_map(|s| s.evidence.iter())
+        .filter_map(|support| {
+            let passage = passages.iter().find(|p| p.n == support.n)?;
+            let mut shown = passage.sentence_terms.get(support.sentence)?.clone();
+            shown.extend(term_set(&format!("{} {}", passage.title, passage.heading.as_deref().unwrap_or(""))));
+            let lexical = coverage(&wanted, &shown);
+            Some(match passage.sentence_vectors.get(support.sentence) {
+                Some(vector) if !question_vector.is_empty() => {
+                    evidence::blend(evidence::dot(question_vector, vector).max(0.0), lexical)
+                }
+                _ => lexical,
+            })
+        })
+        .reduce(f32::max)
 }
 
 /// Splits an answer into sentences and takes their `[n]` citations out. Citations that open a sentence
@@ -165,12 +200,14 @@ fn facts_together(draft_facts: &[Fact], qualifiers: &[Fact], passage: &Passage, 
     })
 }
 
-/// The support of `draft` by `passage`, and the passage's best sentence for it.
+/// The support of `draft` by `passage`, and the passage's best sentence for it: the one that holds the
+/// draft's facts first (an answer of one number has no words to compare), then the most similar.
 fn support_in(
     draft_terms: &[String],
     draft_facts: &[Fact],
     draft_vector: Option<&[f32]>,
     passage: &Passage,
+    facts: &PassageFacts,
     passage_vectors: Option<&[Vec<f32>]>,
 ) -> (f32, f32, usize, Vec<String>) {
     let lexical = coverage(draft_terms, &passage.terms);
@@ -183,7 +220,9 @@ fn support_in(
             _ => 0.0,
         };
         semantic = semantic.max(cosine);
-        let score = cosine + coverage(draft_terms, sentence_terms);
+        let holds_facts = !draft_facts.is_empty()
+            && facts.sentences.get(index).is_some_and(|found| draft_facts.iter().all(|f| found.contains(f)));
+        let score = cosine + coverage(draft_terms, sentence_terms) + if holds_facts { 2.0 } else { 0.0 };
         if score > best_sentence_score {
             best_sentence_score = score;
             best_sentence = index;
@@ -236,8 +275,14 @@ pub fn check(
                 .iter()
                 .enumerate()
                 .map(|(p, passage)| {
-                    let (lexical, semantic, sentence, missing) =
-                        support_in(&terms, &facts, draft_vector, passage, vectors.passages.get(p).map(Vec::as_slice));
+                    let (lexical, semantic, sentence, missing) = support_in(
+                        &terms,
+                        &facts,
+                        draft_vector,
+                        passage,
+                        &passage_facts[p],
+                        vectors.passages.get(p).map(Vec::as_slice),
+                    );
                     let found = if facts.is_empty() { 1.0 } else { 1.0 - missing.len() as f32 / facts.len() as f32 };
                     let together =
                         missing.is_empty() && facts_together(&facts, &qualifiers, passage, &passage_facts[p]);
@@ -413,5 +458,44 @@ mod tests {
         let with_vectors = check("", &drafts, &passages, &vectors, &config(UnsupportedSentences::Remove));
         assert!(with_vectors[0].supported);
         assert_eq!(with_vectors[0].citations, [1]);
+    }
+
+    #[test]
+    fn an_answer_from_a_sentence_about_something_else_has_low_source_relevance() {
+        let mut passages = [passage(
+            1,
+            "The Protestant Reformation reached the country late. In 1294 the king quarrelled with the pope over taxes.",
+        )];
+        let question = "In what year did the Protestant Reformation reach France?";
+        let config = config(UnsupportedSentences::Remove);
+        let copied = check(question, &drafts("1294"), &passages, &Vectors::default(), &config);
+        let relevance = source_relevance(question, &[], &copied, &passages).unwrap();
+        assert!(relevance < 0.3, "the 1294 sentence is about taxes: {relevance} {copied:?}");
+
+        let on_topic = check(
+            question,
+            &drafts("The Reformation reached the country late."),
+            &passages,
+            &Vectors::default(),
+            &config,
+        );
+        assert!(source_relevance(question, &[], &on_topic, &passages).unwrap() >= 0.5);
+
+        // A heading counts as part of what a sentence speaks of ("It costs 40 euros." under "Parking fee").
+        passages[0] = passage(1, "It costs 40 euros a month.");
+        let fee = check("How much is the parking fee?", &drafts("40 euros"), &passages, &Vectors::default(), &config);
+        assert!(source_relevance("How much is the parking fee?", &[], &fee, &passages).unwrap() < 0.3);
+        passages[0].heading = Some("Parking fee".into());
+        assert!(source_relevance("How much is the parking fee?", &[], &fee, &passages).unwrap() >= 0.5);
+        assert_eq!(source_relevance(question, &[], &[], &passages), None, "nothing supported, nothing to judge");
+
+        // A paraphrase shares no words with its source, but its meaning: the embeddings carry it.
+        passages[0] = passage(1, "Employees may work from home two days a week.");
+        passages[0].sentence_vectors = vec![vec![0.8, 0.6]];
+        let asked = "How often can staff telecommute?";
+        let vectors = Vectors { drafts: vec![vec![0.8, 0.6]], passages: vec![passages[0].sentence_vectors.clone()] };
+        let twice = check(asked, &drafts("Two days a week."), &passages, &vectors, &config);
+        assert!(source_relevance(asked, &[], &twice, &passages).unwrap() < 0.3, "words alone miss it");
+        assert!(source_relevance(asked, &[1.0, 0.0], &twice, &passages).unwrap() >= 0.4);
     }
 }

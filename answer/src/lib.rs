@@ -7,10 +7,12 @@
 //! - [`context`]: which sentences of which hits the prompt quotes, within a token budget.
 //! - [`prompt`]: the messages, and recognising the model's own refusal.
 //! - [`guard`]: the sentence-by-sentence check after generation.
+//! - [`confidence`]: how sure the model was of its draft, from its tokens' probabilities.
 //! - [`links`]: links and images in an answer only where a cited passage has them, inside the company.
 //! - [`sentences`], [`terms`]: sentence splitting; content words and facts (numbers, dates, names).
 
 mod answerer;
+pub mod confidence;
 pub mod context;
 pub mod evidence;
 pub mod guard;
@@ -19,7 +21,7 @@ pub mod prompt;
 pub mod sentences;
 pub mod terms;
 
-pub use answerer::{Abstention, Answer, AnswerEvent, AnswerTimings, Answerer, Citation, Question, Turn};
+pub use answerer::{Abstention, Answer, AnswerEvent, AnswerTimings, Answerer, Citation, Question, Thresholds, Turn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {

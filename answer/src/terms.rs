@@ -47,6 +47,12 @@ pub enum Fact {
 
 /// The numbers, dates and names of a sentence.
 pub fn facts(sentence: &str) -> Vec<Fact> {
+    facts_as_written(sentence).into_iter().map(|(fact, _)| fact).collect()
+}
+
+/// [`facts`], each with the word it was read from, as the sentence spells it (without a possessive
+/// ending): for telling a reader which of their words the documents lack.
+pub fn facts_as_written(sentence: &str) -> Vec<(Fact, &str)> {
     let mut facts = Vec::new();
     let mut seen = HashSet::new();
     for (index, word) in words(sentence).enumerate() {
@@ -58,7 +64,7 @@ pub fn facts(sentence: &str) -> Vec<Fact> {
             None
         };
         if let Some(fact) = fact.filter(|f| seen.insert(f.clone())) {
-            facts.push(fact);
+            facts.push((fact, without_possessive(word)));
         }
     }
     facts

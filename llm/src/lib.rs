@@ -72,6 +72,25 @@ pub struct Sampling {
     pub top_p: f64,
     /// Generation ends before any of these strings.
     pub stop: Vec<String>,
+    /// When not 0, every token is reported with its probability and this many of the strongest
+    /// alternatives ([`TokenEvent::Choice`]): how sure the model was of what it wrote.
+    pub alternatives: usize,
+}
+
+impl Sampling {
+    /// Greedy decoding of at most `max_tokens`, no stop strings, no probabilities.
+    pub fn greedy(max_tokens: usize) -> Self {
+        Self { max_tokens, temperature: 0.0, top_p: 1.0, stop: Vec::new(), alternatives: 0 }
+    }
+}
+
+/// One token as the model chose it: its probability and the strongest alternatives it had (the chosen
+/// token among them), strongest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenChoice {
+    pub text: String,
+    pub probability: f32,
+    pub alternatives: Vec<(String, f32)>,
 }
 
 /// What a generation measured about itself.
@@ -92,6 +111,8 @@ pub struct GenerationStats {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenEvent {
     Text(String),
+    /// The token the next `Text` holds, with its probability (only when `Sampling::alternatives` asks).
+    Choice(TokenChoice),
     Finished(GenerationStats),
     Failed(String),
 }
@@ -108,6 +129,7 @@ impl Generation {
         while let Some(event) = self.events.recv().await {
             match event {
                 TokenEvent::Text(piece) => text.push_str(&piece),
+                TokenEvent::Choice(_) => {}
                 TokenEvent::Finished(stats) => return Ok((text, stats)),
                 TokenEvent::Failed(reason) => return Err(LlmError::Generation(reason)),
             }

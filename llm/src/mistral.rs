@@ -19,7 +19,9 @@ use mistralrs::{
 use tokio::sync::mpsc;
 
 use crate::admission::{Admission, Ticket};
-use crate::{ChatMessage, ChatModel, Generation, GenerationStats, LlmError, Result, Role, Sampling, TokenEvent};
+use crate::{
+    ChatMessage, ChatModel, Generation, GenerationStats, LlmError, Result, Role, Sampling, TokenChoice, TokenEvent,
+};
 
 /// Sets what candle only reads from the environment: its thread count (rayon's global pool, which
 /// nothing else in Lore uses) and whether quantized weights are expanded at load. Call it at the start
@@ -145,7 +147,8 @@ fn request(messages: Vec<ChatMessage>, sampling: &Sampling) -> RequestBuilder {
     if !sampling.stop.is_empty() {
         params.stop_toks = Some(StopTokens::Seqs(sampling.stop.clone()));
     }
-    let mut builder = RequestBuilder::new().set_sampling(params);
+    params.top_n_logprobs = sampling.alternatives;
+    let mut builder = RequestBuilder::new().set_sampling(params).return_logprobs(sampling.alternatives > 0);
     for message in messages {
         builder = builder.add_message(role(message.role), &message.content);
     }
@@ -227,6 +230,11 @@ async fn stream_answer(model: Arc<Model>, request: RequestBuilder, sender: mpsc:
         match response {
             Response::Chunk(chunk) => {
                 let Some(choice) = chunk.choices.first() else { continue };
+                if let Some(logprob) = &choice.logprobs {
+                    if sender.send(TokenEvent::Choice(token_choice(logprob))).await.is_err() {
+                        return;
+                    }
+                }
                 if let Some(text) = choice.delta.content.as_ref().filter(|t| !t.is_empty()) {
                     first_token.get_or_insert_with(|| started.elapsed());
                     answer_tokens += 1;
@@ -257,6 +265,20 @@ async fn stream_answer(model: Arc<Model>, request: RequestBuilder, sender: mpsc:
         }
     }
     let _ = sender.send(TokenEvent::Failed("the model's stream closed early".into())).await;
+}
+
+/// mistral.rs reports base-10 logarithms of the probabilities.
+fn token_choice(logprob: &mistralrs::core::ResponseLogprob) -> TokenChoice {
+    let probability = |log10: f32| if log10.is_finite() { 10f32.powf(log10) } else { 0.0 };
+    TokenChoice {
+        text: logprob.token.clone(),
+        probability: probability(logprob.logprob),
+        alternatives: logprob
+            .top_logprobs
+            .iter()
+            .map(|top| (top.bytes.clone().unwrap_or_default(), probability(top.logprob)))
+            .collect(),
+    }
 }
 
 fn stats_from(

@@ -11,7 +11,7 @@ fn options(queue: usize, context_tokens: usize) -> LoadOptions {
 }
 
 fn sampling(max_tokens: usize) -> Sampling {
-    Sampling { max_tokens, temperature: 0.0, top_p: 1.0, stop: Vec::new() }
+    Sampling::greedy(max_tokens)
 }
 
 fn question() -> Vec<ChatMessage> {
@@ -30,6 +30,7 @@ async fn streams_tokens_then_statistics_and_refuses_past_the_queue() {
     let stats = loop {
         match generation.events.recv().await.expect("the stream ends with Finished") {
             TokenEvent::Text(piece) => text.push_str(&piece),
+            TokenEvent::Choice(choice) => panic!("probabilities were not asked for: {choice:?}"),
             TokenEvent::Finished(stats) => break stats,
             TokenEvent::Failed(reason) => panic!("generation failed: {reason}"),
         }
@@ -51,6 +52,34 @@ async fn streams_tokens_then_statistics_and_refuses_past_the_queue() {
     assert!(freed, "the queue place was not released");
     let (again, _) = model.generate(question(), sampling(12)).await.unwrap().collect().await.unwrap();
     assert_eq!(again, text);
+}
+
+/// Greedy decoding reports true probabilities (the vendored sampler fix: mistral.rs 0.8.1 took the
+/// logarithm of the raw logits on this path): each between 0 and 1, the chosen token the strongest,
+/// the alternatives summing to at most 1 and strongest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greedy_tokens_come_with_their_probabilities_and_alternatives() {
+    let model = MistralModel::load(options(1, 2048)).await.expect("the test model loads");
+    let asked = Sampling { alternatives: 5, ..sampling(8) };
+    let mut generation = model.generate(question(), asked).await.unwrap();
+    let (mut choices, mut pieces) = (Vec::new(), Vec::new());
+    loop {
+        match generation.events.recv().await.expect("the stream ends with Finished") {
+            TokenEvent::Text(piece) => pieces.push(piece),
+            TokenEvent::Choice(choice) => choices.push(choice),
+            TokenEvent::Finished(_) => break,
+            TokenEvent::Failed(reason) => panic!("generation failed: {reason}"),
+        }
+    }
+    assert!(!choices.is_empty() && choices.len() >= pieces.len(), "{choices:?} {pieces:?}");
+    for choice in &choices {
+        assert!(choice.probability > 0.0 && choice.probability <= 1.0, "{choice:?}");
+        assert_eq!(choice.alternatives.len(), 5, "{choice:?}");
+        let total: f32 = choice.alternatives.iter().map(|(_, p)| p).sum();
+        assert!(total <= 1.0 + 1e-4, "{choice:?}");
+        assert!(choice.alternatives.windows(2).all(|w| w[0].1 >= w[1].1), "{choice:?}");
+        assert!((choice.alternatives[0].1 - choice.probability).abs() < 1e-6, "greedy takes the strongest: {choice:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

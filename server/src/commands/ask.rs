@@ -211,6 +211,7 @@ fn abstention_note(answer: &Answer) -> &'static str {
     match answer.abstention {
         Some(lore_answer::Abstention::Unsupported) => "no sentence of it is supported by the passages",
         Some(lore_answer::Abstention::ModelDeclined) => "the model found no answer in the passages",
+        Some(lore_answer::Abstention::UnrelatedSource) => "the sentences it came from are about something else",
         _ => "the passages do not cover the question",
     }
 }

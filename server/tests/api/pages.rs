@@ -67,5 +67,11 @@ async fn the_no_script_answer_page_shows_a_checked_answer_with_linked_citations(
             || panel.contains("No answer: here are the closest sources."),
         "an answer cites, an abstention shows the closest sources: {panel}"
     );
+    // The best evidence sentence, quoted from the canteen page and linked to its place.
+    let figure = &panel[panel.find("id=\"answer-evidence\"").expect("the evidence figure")..];
+    assert!(!figure[..figure.find('>').unwrap()].contains("hidden"), "the evidence is shown: {figure}");
+    let quote = &figure[figure.find("<blockquote").unwrap()..figure.find("</blockquote>").unwrap()];
+    assert!(quote.to_lowercase().contains("soup"), "the evidence is the soup sentence: {quote}");
+    assert!(figure.contains("id=\"answer-evidence-source\" href=\"/documents/"), "{figure}");
     app.stop().await;
 }

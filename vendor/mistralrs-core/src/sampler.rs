@@ -303,6 +303,17 @@ pub struct Logprobs {
     pub top_logprobs: Option<Vec<TopLogprob>>,
 }
 
+/// The softmax of `logits`, computed stably (the largest logit is subtracted first).
+fn softmax_f32(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut probs: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let sum: f32 = probs.iter().sum();
+    if sum > 0.0 {
+        probs.iter_mut().for_each(|p| *p /= sum);
+    }
+    probs
+}
+
 /// Comparator for descending order by probability (second element of tuple).
 #[inline]
 fn cmp_desc_by_prob(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
@@ -440,14 +451,19 @@ impl Sampler {
     }
 
     fn sample_argmax(&self, logits: Tensor, return_logprobs: bool) -> Result<Logprobs> {
-        let probs: Vec<f32> = logits.to_vec1()?;
-        let next_token = argmax_f32(&probs);
-        let logprob = probs[next_token as usize].log(10.0);
+        let logits: Vec<f32> = logits.to_vec1()?;
+        let next_token = argmax_f32(&logits);
 
-        let top_logprobs = if return_logprobs {
-            Some(self.get_top_logprobs(&probs)?)
+        // The input is logits, not probabilities: the reported logprobs are those of their softmax,
+        // as on the sampling paths (the argmax itself needs no normalisation).
+        let (logprob, top_logprobs) = if return_logprobs {
+            let probs = softmax_f32(&logits);
+            (
+                probs[next_token as usize].log(10.0),
+                Some(self.get_top_logprobs(&probs)?),
+            )
         } else {
-            None
+            (logits[next_token as usize].log(10.0), None)
         };
 
         let bytes = if let Some(tokenizer) = &self.tokenizer {

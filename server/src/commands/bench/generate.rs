@@ -154,7 +154,7 @@ async fn mistral_runs(
     runs: usize,
     max_tokens: usize,
 ) -> anyhow::Result<Vec<Run>> {
-    let sampling = Sampling { max_tokens, temperature: 0.0, top_p: 1.0, stop: Vec::new() };
+    let sampling = Sampling::greedy(max_tokens);
     let mut measured = Vec::new();
     for run in 0..=runs {
         let started = Instant::now();

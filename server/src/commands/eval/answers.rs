@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use lore_answer::{Answer, Answerer, Question};
+use lore_answer::{Answer, Answerer, Question, Thresholds};
 use lore_core::config::Config;
 use lore_eval::qa::{contains_gold, QaOutcome, QaQuestion, QaReport, QaSet};
 use lore_retrieve::{Access, Retriever};
@@ -39,16 +39,18 @@ pub struct AnswersArgs {
 
 /// Abstention thresholds the report re-scores the guarded answers with.
 const EVIDENCE_SWEEP: [f32; 13] = [0.0, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85];
+const RELEVANCE_SWEEP: [f32; 10] = [0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65];
 
 #[derive(Serialize)]
 struct SweepPoint {
     min_evidence: f32,
+    min_source_relevance: f32,
     #[serde(flatten)]
     report: QaReport,
 }
 
-/// One question's two answers: as the model wrote it, and checked with no evidence threshold (the
-/// threshold is applied when scoring, so that every threshold scores the same answers).
+/// One question's two answers: as the model wrote it, and checked with no thresholds (they are applied
+/// when scoring, so that every threshold scores the same answers).
 struct Asked {
     question: QaQuestion,
     unguarded: Answer,
@@ -84,7 +86,8 @@ pub async fn run(config: Config, args: AnswersArgs) -> anyhow::Result<ExitCode> 
         let mut ask = Question::new(question.text.clone(), Access::Unrestricted);
         ask.guard = Some(false);
         let unguarded = answerer.ask(ask, None).await.with_context(|| format!("cannot answer {:?}", question.text))?;
-        let guarded = answerer.apply_guard(&unguarded, 0.0).await?;
+        let unthresholded = Thresholds { min_evidence: 0.0, min_source_relevance: 0.0 };
+        let guarded = answerer.apply_guard(&unguarded, unthresholded).await?;
         asked.push(Asked { question: question.clone(), unguarded, guarded });
         bar.inc(1);
     }
@@ -93,24 +96,33 @@ pub async fn run(config: Config, args: AnswersArgs) -> anyhow::Result<ExitCode> 
         write_transcript(path, &asked).with_context(|| format!("cannot write {}", path.display()))?;
     }
 
-    let threshold = config.answer.min_evidence;
+    let configured = Thresholds {
+        min_evidence: config.answer.min_evidence,
+        min_source_relevance: config.answer.min_source_relevance,
+    };
+    let score = |thresholds: Thresholds| {
+        QaReport::of(&asked.iter().map(|a| guarded_outcome(a, thresholds, &built.paths)).collect::<Vec<_>>())
+    };
     let guard_off = QaReport::of(&asked.iter().map(|a| unguarded_outcome(a, &built.paths)).collect::<Vec<_>>());
-    let guard_on = QaReport::of(&asked.iter().map(|a| guarded_outcome(a, threshold, &built.paths)).collect::<Vec<_>>());
-    let sweep: Vec<SweepPoint> = EVIDENCE_SWEEP
+    let guard_on = score(configured);
+    let point = |thresholds: Thresholds| SweepPoint {
+        min_evidence: thresholds.min_evidence,
+        min_source_relevance: thresholds.min_source_relevance,
+        report: score(thresholds),
+    };
+    let sweep: Vec<SweepPoint> =
+        EVIDENCE_SWEEP.iter().map(|&min_evidence| point(Thresholds { min_evidence, ..configured })).collect();
+    let relevance_sweep: Vec<SweepPoint> = RELEVANCE_SWEEP
         .iter()
-        .map(|&min_evidence| SweepPoint {
-            min_evidence,
-            report: QaReport::of(
-                &asked.iter().map(|a| guarded_outcome(a, min_evidence, &built.paths)).collect::<Vec<_>>(),
-            ),
-        })
+        .map(|&min_source_relevance| point(Thresholds { min_source_relevance, ..configured }))
         .collect();
     let run = json!({
         "questions": set.questions.len(),
         "documents": set.documents.len(),
         "chunks": built.report.counts.chunks,
         "model": model_name,
-        "min_evidence": threshold,
+        "min_evidence": configured.min_evidence,
+        "min_source_relevance": configured.min_source_relevance,
         "context_budget_tokens": config.answer.context_budget_tokens,
         "mean_prompt_tokens": mean(asked.iter().filter(|a| a.unguarded.generation.is_some()).map(|a| a.unguarded.prompt_tokens as f64)),
         // What the model was given to work with, whatever it wrote: a gold answer somewhere in its
@@ -128,10 +140,18 @@ pub async fn run(config: Config, args: AnswersArgs) -> anyhow::Result<ExitCode> 
         }),
     });
     if args.json {
-        let out = json!({ "guard_on": guard_on, "guard_off": guard_off, "evidence_sweep": sweep, "run": run });
+        let out = json!({
+            "guard_on": guard_on,
+            "guard_off": guard_off,
+            "evidence_sweep": sweep,
+            "relevance_sweep": relevance_sweep,
+            "run": run,
+        });
         println!("{out}");
     } else {
-        print_report(&guard_on, &guard_off, &sweep, &run);
+        print_report(&guard_on, &guard_off, &run);
+        print_sweep("min_evidence", &sweep, |p| p.min_evidence);
+        print_sweep("min_source_relevance", &relevance_sweep, |p| p.min_source_relevance);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -151,6 +171,11 @@ fn write_transcript(path: &std::path::Path, asked: &[Asked]) -> std::io::Result<
             "checked": a.guarded.text,
             "abstention": a.guarded.abstention,
             "support": a.guarded.support,
+            "source_relevance": a.guarded.source_relevance,
+            "confidence": a.unguarded.confidence,
+            "question_facts_apart": a.unguarded.question_facts_apart,
+            "draft_contains_gold": contains_gold(&a.unguarded.text, &a.question.answers),
+            "checked_contains_gold": !a.guarded.abstained && contains_gold(&a.guarded.text, &a.question.answers),
             "passages": a.unguarded.passages.iter().map(|p| json!({"n": p.n, "title": p.title, "text": p.text})).collect::<Vec<_>>(),
         });
         writeln!(out, "{line}")?;
@@ -204,12 +229,17 @@ fn unguarded_outcome(asked: &Asked, paths: &std::collections::HashMap<String, St
     }
 }
 
-fn guarded_outcome(asked: &Asked, min_evidence: f32, paths: &std::collections::HashMap<String, String>) -> QaOutcome {
+fn guarded_outcome(
+    asked: &Asked,
+    thresholds: Thresholds,
+    paths: &std::collections::HashMap<String, String>,
+) -> QaOutcome {
     let answer = &asked.guarded;
-    let weak = answer.evidence < min_evidence;
+    let weak = answer.evidence < thresholds.min_evidence;
+    let unrelated = answer.source_relevance.is_some_and(|r| r < thresholds.min_source_relevance);
     let (first_token_ms, decode_tokens_per_s) = timing(&asked.unguarded);
     let delivered: Vec<_> = answer.sentences.iter().filter(|s| s.checkable && !s.removed).collect();
-    let abstained = weak || answer.abstained;
+    let abstained = weak || unrelated || answer.abstained;
     QaOutcome {
         answerable: asked.question.gold_document.is_some(),
         abstained,
@@ -225,7 +255,7 @@ fn guarded_outcome(asked: &Asked, min_evidence: f32, paths: &std::collections::H
     }
 }
 
-fn print_report(on: &QaReport, off: &QaReport, sweep: &[SweepPoint], run: &serde_json::Value) {
+fn print_report(on: &QaReport, off: &QaReport, run: &serde_json::Value) {
     println!(
         "lore eval answers: {} questions ({} answerable, {} unanswerable) over {} documents, model {}",
         run["questions"],
@@ -235,7 +265,7 @@ fn print_report(on: &QaReport, off: &QaReport, sweep: &[SweepPoint], run: &serde
         run["model"].as_str().unwrap_or("?")
     );
     println!("  {:<34} {:>10} {:>10}", "", "guard on", "guard off");
-    let rows: [(&str, f64, f64); 10] = [
+    let rows: [(&str, f64, f64); 11] = [
         ("answer contains gold (answerable)", on.answer_contains_gold, off.answer_contains_gold),
         ("gold paragraph cited (answerable)", on.gold_citation, off.gold_citation),
         ("gold paragraph cited (answered)", on.gold_citation_answered, off.gold_citation_answered),
@@ -245,16 +275,19 @@ fn print_report(on: &QaReport, off: &QaReport, sweep: &[SweepPoint], run: &serde
         ("sentences removed", on.removed_sentences, off.removed_sentences),
         ("mean support", on.mean_support, off.mean_support),
         ("time to first token p50 (ms)", on.ttft_p50_ms, off.ttft_p50_ms),
+        ("time to first token p95 (ms)", on.ttft_p95_ms, off.ttft_p95_ms),
         ("decode tokens/s", on.decode_tokens_per_s, off.decode_tokens_per_s),
     ];
     for (name, a, b) in rows {
         println!("  {name:<34} {a:>10.3} {b:>10.3}");
     }
     println!(
-        "  mean prompt tokens {:.0} (answer.context_budget_tokens = {}); guard on uses answer.min_evidence = {}",
+        "  mean prompt tokens {:.0} (answer.context_budget_tokens = {}); guard on uses answer.min_evidence = {:.2}, \
+         answer.min_source_relevance = {:.2}",
         run["mean_prompt_tokens"].as_f64().unwrap_or(0.0),
         run["context_budget_tokens"],
-        run["min_evidence"]
+        run["min_evidence"].as_f64().unwrap_or(0.0),
+        run["min_source_relevance"].as_f64().unwrap_or(0.0)
     );
     println!(
         "  gold answer in the passages {:.3}, in the best evidence sentence {:.3}; right drafts rejected because \
@@ -263,13 +296,17 @@ fn print_report(on: &QaReport, off: &QaReport, sweep: &[SweepPoint], run: &serde
         run["best_evidence_contains_gold"].as_f64().unwrap_or(0.0),
         run["correct_rejected_as_apart"].as_f64().unwrap_or(0.0)
     );
-    println!("  abstention threshold sweep (guard on, same answers):");
-    println!("    {:>12} {:>10} {:>10} {:>12} {:>12}", "min_evidence", "gold", "cited", "abstain(u)", "abstain(a)");
+}
+
+/// One threshold swept over the same answers, the other kept as configured.
+fn print_sweep(name: &str, sweep: &[SweepPoint], threshold: fn(&SweepPoint) -> f32) {
+    println!("  {name} swept (guard on, same answers):");
+    println!("    {:>20} {:>10} {:>10} {:>12} {:>12}", name, "gold", "cited", "abstain(u)", "abstain(a)");
     for point in sweep {
         let r = &point.report;
         println!(
-            "    {:>12} {:>10.3} {:>10.3} {:>12.3} {:>12.3}",
-            point.min_evidence,
+            "    {:>20.2} {:>10.3} {:>10.3} {:>12.3} {:>12.3}",
+            threshold(point),
             r.answer_contains_gold,
             r.gold_citation,
             r.abstention_unanswerable,

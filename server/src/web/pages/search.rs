@@ -92,6 +92,26 @@ pub struct SourceView {
     pub detail: String,
 }
 
+/// The best evidence sentence shown above an answer, quoted, with a link to its place.
+pub struct EvidenceView {
+    pub quote: String,
+    pub url: String,
+    pub label: String,
+}
+
+impl From<&lore_answer::Citation> for EvidenceView {
+    fn from(c: &lore_answer::Citation) -> Self {
+        Self {
+            quote: c.quote.clone(),
+            url: span_url(c.document_id, c.start, c.end),
+            label: match c.page {
+                Some(page) => format!("[{}] {}, page {page}", c.n, c.title),
+                None => format!("[{}] {}", c.n, c.title),
+            },
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "search.html")]
 pub struct SearchPage {
@@ -109,6 +129,7 @@ pub struct SearchPage {
     pub answer_html: Option<String>,
     pub answer_note: Option<String>,
     pub answer_sources: Vec<SourceView>,
+    pub answer_evidence: Option<EvidenceView>,
 }
 
 async fn search_page(
@@ -160,6 +181,7 @@ async fn search_page(
         answer_html: None,
         answer_note: None,
         answer_sources: Vec::new(),
+        answer_evidence: None,
     };
     if params.q.trim().is_empty() {
         return Ok(view);
@@ -211,6 +233,7 @@ pub async fn ask_page(
             view.answer_html = Some(answer_html(&answer));
             view.answer_note = answer.abstained.then(|| "No answer: here are the closest sources.".to_string());
             view.answer_sources = answer_sources(&answer);
+            view.answer_evidence = answer.best_evidence.as_ref().map(EvidenceView::from);
         }
         Err(e) => view.answer_html = Some(format!("<p class=\"error\">{}</p>", escape_html(&e.to_string()))),
     }
