@@ -19,7 +19,7 @@ use crate::evidence::{HitSentences, Ranking};
 use crate::guard::{self, CheckedSentence, Draft, Vectors};
 use crate::links;
 use crate::prompt;
-use crate::terms::{facts_as_written, Fact, FactIndex};
+use crate::terms::{facts_as_written, FactIndex};
 use crate::AnswerError;
 
 /// One earlier exchange of a conversation.
@@ -69,6 +69,19 @@ pub enum Abstention {
 pub struct Thresholds {
     pub min_evidence: f32,
     pub min_source_relevance: f32,
+}
+
+impl Thresholds {
+    /// Declined before generation: too little evidence, or a number or name of the question that no
+    /// hit mentions.
+    pub fn weak_evidence(&self, answer: &Answer) -> bool {
+        answer.evidence < self.min_evidence || !answer.missing_question_facts.is_empty()
+    }
+
+    /// Declined after the check: the answer's supporting sentences are far from the question.
+    pub fn unrelated_source(&self, answer: &Answer) -> bool {
+        answer.source_relevance.is_some_and(|r| r < self.min_source_relevance)
+    }
 }
 
 /// A citation a reader can check: the passage's number in the answer and its exact place.
@@ -128,9 +141,9 @@ pub struct Answer {
     /// The question has two or more numbers and names, each mentioned by some hit, but no hit mentions
     /// them all: "Who founded the Yale club in 1924?" over one hit on the club and another on 1924.
     pub question_facts_apart: bool,
-    /// 0..1: the share of the question's content words in the passage sentence (with its title and
-    /// heading) that best supports the checked answer (`guard::source_relevance`); `None` unchecked or
-    /// unsupported.
+    /// 0..1: how close the passage sentences that support the checked answer are to the question
+    /// (`guard::source_relevance`: embedding similarity and the question's words, title and heading
+    /// included); `None` unchecked or unsupported. Below `answer.min_source_relevance` it is declined.
     pub source_relevance: Option<f32>,
     /// The question's embedding, from the ranking (empty without one).
     #[serde(skip)]
@@ -203,6 +216,10 @@ impl Answerer {
             }
         };
         let guard_on = question.guard.unwrap_or(self.config.guard);
+        let thresholds = Thresholds {
+            min_evidence: self.config.min_evidence,
+            min_source_relevance: self.config.min_source_relevance,
+        };
         let mut timings = AnswerTimings::default();
 
         let standalone = self.standalone_question(&question).await?;
@@ -220,8 +237,7 @@ impl Answerer {
         let passages = context::select(&hits, &ranking, self.config.context_budget_tokens);
         let evidence = ranking.evidence();
         let best_evidence = best_evidence(&ranking, &passages);
-        let missing_question_facts = missing_question_facts(&standalone, &hits);
-        let question_facts_apart = missing_question_facts.is_empty() && question_facts_apart(&standalone, &hits);
+        let question_facts = QuestionFacts::of(&standalone, &hits);
         timings.retrieval_ms = ms(retrieving.elapsed());
         emit(AnswerEvent::Passages(passages.clone()));
         if let Some(best) = &best_evidence {
@@ -240,8 +256,8 @@ impl Answerer {
             standalone_question: standalone.clone(),
             evidence,
             best_evidence,
-            missing_question_facts,
-            question_facts_apart,
+            missing_question_facts: question_facts.missing,
+            question_facts_apart: question_facts.apart,
             source_relevance: None,
             question_vector: ranking.question_vector.clone(),
             confidence: None,
@@ -251,7 +267,7 @@ impl Answerer {
         };
         let abstain_before = if answer.passages.is_empty() {
             Some(Abstention::NoPassages)
-        } else if guard_on && (evidence < self.config.min_evidence || !answer.missing_question_facts.is_empty()) {
+        } else if guard_on && thresholds.weak_evidence(&answer) {
             Some(Abstention::WeakEvidence)
         } else {
             None
@@ -268,10 +284,9 @@ impl Answerer {
         answer.generation = written.stats;
         answer.confidence = DraftConfidence::of(&written.choices);
         answer.draft = written.text.trim().to_string();
-        let min_source_relevance = self.config.min_source_relevance;
-        let mut answer = self.conclude(answer, guard_on, min_source_relevance, &emit).await?;
+        let mut answer = self.conclude(answer, guard_on, thresholds, &emit).await?;
         if guard_on && answer.abstention == Some(Abstention::Unsupported) {
-            answer = self.second_candidate(answer, &question.text, min_source_relevance, &emit).await?;
+            answer = self.second_candidate(answer, &question.text, thresholds, &emit).await?;
         }
         Ok(self.finished(answer, started))
     }
@@ -313,7 +328,7 @@ impl Answerer {
         &self,
         answer: Answer,
         question: &str,
-        min_source_relevance: f32,
+        thresholds: Thresholds,
         emit: &(dyn Fn(AnswerEvent) + Sync),
     ) -> Result<Answer, AnswerError> {
         let Some(best) = answer.best_evidence.as_ref() else { return Ok(answer) };
@@ -330,7 +345,7 @@ impl Answerer {
         retried.draft = written.text.trim().to_string();
         retried.confidence = DraftConfidence::of(&written.choices);
         retried.prompt_tokens += written.stats.as_ref().map_or(0, |s| s.prompt_tokens);
-        self.conclude(retried, true, min_source_relevance, emit).await
+        self.conclude(retried, true, thresholds, emit).await
     }
 
     /// The guarded version of an answer made with the guard off, from the same passages and draft: what
@@ -350,14 +365,13 @@ impl Answerer {
         if answer.passages.is_empty() {
             return Ok(self.abstain(answer, Abstention::NoPassages));
         }
-        if answer.evidence < thresholds.min_evidence || !answer.missing_question_facts.is_empty() {
+        if thresholds.weak_evidence(&answer) {
             return Ok(self.abstain(answer, Abstention::WeakEvidence));
         }
-        let relevance = thresholds.min_source_relevance;
-        let mut answer = self.conclude(answer, true, relevance, &|_| {}).await?;
+        let mut answer = self.conclude(answer, true, thresholds, &|_| {}).await?;
         if answer.abstention == Some(Abstention::Unsupported) {
             let question = unchecked.standalone_question.clone();
-            answer = self.second_candidate(answer, &question, relevance, &|_| {}).await?;
+            answer = self.second_candidate(answer, &question, thresholds, &|_| {}).await?;
         }
         answer.timings.check_ms = ms(started.elapsed());
         Ok(answer)
@@ -368,7 +382,7 @@ impl Answerer {
         &self,
         mut answer: Answer,
         guard_on: bool,
-        min_source_relevance: f32,
+        thresholds: Thresholds,
         emit: &(dyn Fn(AnswerEvent) + Sync),
     ) -> Result<Answer, AnswerError> {
         if prompt::declines(&answer.draft) {
@@ -401,7 +415,7 @@ impl Answerer {
                 &sentences,
                 &answer.passages,
             );
-            if answer.source_relevance.is_some_and(|r| r < min_source_relevance) {
+            if thresholds.unrelated_source(&answer) {
                 answer.sentences = sentences;
                 return Ok(self.abstain(answer, Abstention::UnrelatedSource));
             }
@@ -501,31 +515,34 @@ impl Answerer {
     }
 }
 
-/// The question's numbers and names that none of the hits mentions, in its text, title or heading.
-/// SQuAD's unanswerable questions are mostly near-misses made this way ("When was AppleTalk released
-/// in 1995?" over a passage that says 1985). The whole hit counts, not only the sentences the prompt
-/// quotes: a qualifier may sit outside the budget.
-fn missing_question_facts(question: &str, hits: &[lore_retrieve::Hit]) -> Vec<String> {
-    let found: Vec<FactIndex> = hits.iter().map(hit_facts).collect();
-    facts_as_written(question)
-        .into_iter()
-        .filter(|(fact, _)| !found.iter().any(|index| index.contains(fact)))
-        .map(|(_, written)| written.to_string())
-        .collect()
+/// The question's numbers and names against the hits, each hit's text, title and heading read once.
+/// The whole hit counts, not only the sentences the prompt quotes: a qualifier may sit outside the
+/// budget.
+struct QuestionFacts {
+    /// Those no hit mentions, as the question spells them. SQuAD's unanswerable questions are mostly
+    /// near-misses made this way ("When was AppleTalk released in 1995?" over a passage that says 1985).
+    missing: Vec<String>,
+    /// None is missing, there are two or more, and no one hit mentions them all.
+    apart: bool,
 }
 
-/// Whether the question's numbers and names (two or more) are never all in one hit.
-fn question_facts_apart(question: &str, hits: &[lore_retrieve::Hit]) -> bool {
-    let wanted: Vec<Fact> = facts_as_written(question).into_iter().map(|(fact, _)| fact).collect();
-    wanted.len() >= 2
-        && !hits.iter().any(|hit| {
-            let index = hit_facts(hit);
-            wanted.iter().all(|fact| index.contains(fact))
-        })
-}
-
-fn hit_facts(hit: &lore_retrieve::Hit) -> FactIndex {
-    FactIndex::of(&format!("{} {} {}", hit.title, hit.heading.as_deref().unwrap_or(""), hit.text))
+impl QuestionFacts {
+    fn of(question: &str, hits: &[lore_retrieve::Hit]) -> Self {
+        let found: Vec<FactIndex> = hits
+            .iter()
+            .map(|hit| FactIndex::of(&format!("{} {} {}", hit.title, hit.heading.as_deref().unwrap_or(""), hit.text)))
+            .collect();
+        let wanted = facts_as_written(question);
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|(fact, _)| !found.iter().any(|index| index.contains(fact)))
+            .map(|(_, written)| written.to_string())
+            .collect();
+        let apart = missing.is_empty()
+            && wanted.len() >= 2
+            && !found.iter().any(|index| wanted.iter().all(|(fact, _)| index.contains(fact)));
+        Self { missing, apart }
+    }
 }
 
 /// The best-ranked sentence that made it into a passage (the best one always does), cited.
@@ -590,14 +607,14 @@ mod tests {
             hit(1, "AppleTalk", "AppleTalk was released by Apple in 1985 for the Macintosh."),
             hit(2, "Networks", "The Huguenot settlers built a church."),
         ];
-        assert_eq!(missing_question_facts("When did Apple release AppleTalk in 1995?", &hits), ["1995"]);
-        assert!(missing_question_facts("What did Apple release for the Macintosh in 1985?", &hits).is_empty());
+        assert_eq!(QuestionFacts::of("When did Apple release AppleTalk in 1995?", &hits).missing, ["1995"]);
+        assert!(QuestionFacts::of("What did Apple release for the Macintosh in 1985?", &hits).missing.is_empty());
         // A plural or possessive form of a name counts, either way round.
-        assert!(missing_question_facts("Which church did the Huguenots build?", &hits).is_empty());
-        assert_eq!(missing_question_facts("Which church did the Normans' king build?", &hits), ["Normans"]);
+        assert!(QuestionFacts::of("Which church did the Huguenots build?", &hits).missing.is_empty());
+        assert_eq!(QuestionFacts::of("Which church did the Normans' king build?", &hits).missing, ["Normans"]);
 
-        assert!(question_facts_apart("Did the Huguenot settlers use AppleTalk?", &hits));
-        assert!(!question_facts_apart("Did Apple sell AppleTalk in 1985?", &hits));
-        assert!(!question_facts_apart("What did the Huguenot settlers build?", &hits), "one fact stands alone");
+        assert!(QuestionFacts::of("Did the Huguenot settlers use AppleTalk?", &hits).apart);
+        assert!(!QuestionFacts::of("Did Apple sell AppleTalk in 1985?", &hits).apart);
+        assert!(!QuestionFacts::of("What did the Huguenot settlers build?", &hits).apart, "one fact stands alone");
     }
 }

@@ -216,7 +216,7 @@ fn support_in(
     let mut semantic = 0.0f32;
     for (index, sentence_terms) in passage.sentence_terms.iter().enumerate() {
         let cosine = match (draft_vector, passage_vectors.and_then(|v| v.get(index))) {
-            (Some(a), Some(b)) => dot(a, b),
+            (Some(a), Some(b)) => evidence::dot(a, b),
             _ => 0.0,
         };
         semantic = semantic.max(cosine);
@@ -236,10 +236,6 @@ fn fact_text(fact: &Fact) -> String {
     match fact {
         Fact::Number(n) | Fact::Name(n) => n.clone(),
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// Embeddings for the check: one per draft, and per passage one per sentence. Without them only the

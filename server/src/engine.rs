@@ -116,8 +116,8 @@ pub async fn load_language_model(config: &Config) -> anyhow::Result<Arc<dyn Chat
 }
 
 /// Alternatives reported with each answer token: enough to see the weight the model put on starting
-/// to decline when it wrote something else (`lore_answer::confidence`); costs well under a millisecond
-/// per token.
+/// to decline when it wrote something else (`lore_answer::confidence`). Each token then costs a softmax
+/// over the vocabulary and ten token decodes besides its own.
 const ANSWER_ALTERNATIVES: usize = 10;
 
 /// How answers sample, from the configuration.

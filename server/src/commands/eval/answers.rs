@@ -236,7 +236,7 @@ fn guarded_outcome(
 ) -> QaOutcome {
     let answer = &asked.guarded;
     let weak = answer.evidence < thresholds.min_evidence;
-    let unrelated = answer.source_relevance.is_some_and(|r| r < thresholds.min_source_relevance);
+    let unrelated = thresholds.unrelated_source(answer);
     let (first_token_ms, decode_tokens_per_s) = timing(&asked.unguarded);
     let delivered: Vec<_> = answer.sentences.iter().filter(|s| s.checkable && !s.removed).collect();
     let abstained = weak || unrelated || answer.abstained;
