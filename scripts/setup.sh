@@ -15,6 +15,8 @@ if [ "$mode" = "--test" ]; then
   [ -x /usr/bin/chromium ] || packages+=(chromium)
   need node nodejs
   need npm npm
+  # The PostgreSQL catalog and job queue tests start a throwaway cluster with Debian's server programs.
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then

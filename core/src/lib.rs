@@ -2,7 +2,9 @@
 //! and model backends behind swappable traits.
 //!
 //! - [`config`]: give it `lore.toml` + `LORE_*` + flags, get one [`config::Config`].
-//! - [`catalog`]: the system of record (sources, documents, chunks, runs); SQLite by default.
+//! - [`catalog`]: the system of record (sources, documents, chunks, runs); SQLite by default, PostgreSQL
+//!   for several processes.
+//! - [`queue`]: ingestion jobs claimed by workers under leases, in the catalog's database.
 //! - [`vectors`]: chunk embeddings with a filterable payload; Qdrant Edge by default.
 //! - [`text`]: the full-text (BM25) index; tantivy.
 //! - [`embed`]: give it texts, get unit-length vectors; ONNX Runtime through fastembed.
@@ -12,6 +14,7 @@ pub mod catalog;
 pub mod config;
 pub mod datadir;
 pub mod embed;
+pub mod queue;
 pub mod text;
 pub mod types;
 pub mod vectors;

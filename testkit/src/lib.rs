@@ -4,6 +4,7 @@
 pub mod docs;
 pub mod hostile;
 pub mod pdf;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 

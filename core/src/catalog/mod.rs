@@ -10,6 +10,9 @@
 //! A crash between 1 and 3 leaves `pending` rows, which the next writer purges from the indexes
 //! before it does anything else. Removal follows the same order: mark pending, purge, then delete.
 
+mod postgres;
+pub(crate) mod rows;
+mod sql;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -18,6 +21,8 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use postgres::{redact as redact_url, PostgresCatalog};
+pub(crate) use rows::storable;
 pub use sqlite::SqliteCatalog;
 
 use crate::types::{Chunk, DocumentId, DocumentKind};
@@ -30,6 +35,8 @@ pub enum CatalogError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("source '{name}' already indexes {existing}; pick another name with --source")]
     SourceRootConflict { name: String, existing: PathBuf },
+    #[error("cannot reach the catalog database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("catalog holds invalid data: {0}")]
     Corrupt(String),
 }
@@ -184,7 +191,8 @@ pub struct CatalogStatus {
     pub pending: u64,
 }
 
-/// The catalog database. SQLite ([`SqliteCatalog`]) is the embedded default.
+/// The catalog database. SQLite ([`SqliteCatalog`]) is the embedded default; [`PostgresCatalog`] serves
+/// several processes.
 #[async_trait]
 pub trait Catalog: Send + Sync {
     /// Registers a source with `acl`, or returns it as it is when it exists with the same root: an
