@@ -41,6 +41,56 @@ pub struct Config {
     pub generation: GenerationConfig,
     pub answer: AnswerConfig,
     pub server: ServerConfig,
+    pub catalog: CatalogConfig,
+    pub queue: QueueConfig,
+}
+
+/// Where the catalog (and the job queue with it) lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CatalogConfig {
+    /// `postgres://user:password@host:port/database` to share the catalog between processes (web
+    /// replicas, `lore worker`s); unset: `catalog.sqlite` in the data directory.
+    pub url: Option<String>,
+    /// Connections to PostgreSQL per process.
+    pub max_connections: u32,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 8 }
+    }
+}
+
+/// How ingestion jobs are claimed and retried (see `lore_core::queue`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueConfig {
+    /// A claimed job is taken over by another worker when its worker has not renewed the lease for this
+    /// long (seconds); heartbeats come four times as often.
+    pub lease_secs: u64,
+    /// Attempts before a failing job is `dead`.
+    pub max_attempts: u32,
+    /// Wait before a failed job's second attempt, doubled for each further one (seconds).
+    pub backoff_secs: u64,
+    /// Finished jobs are kept this long for the status pages (days).
+    pub keep_finished_days: u64,
+}
+
+impl QueueConfig {
+    pub fn policy(&self) -> crate::queue::QueuePolicy {
+        crate::queue::QueuePolicy {
+            lease: std::time::Duration::from_secs(self.lease_secs),
+            max_attempts: self.max_attempts,
+            backoff: std::time::Duration::from_secs(self.backoff_secs),
+        }
+    }
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self { lease_secs: 60, max_attempts: 3, backoff_secs: 30, keep_finished_days: 14 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,6 +325,8 @@ impl Default for Config {
             generation: GenerationConfig::default(),
             answer: AnswerConfig::default(),
             server: ServerConfig::default(),
+            catalog: CatalogConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -467,6 +519,21 @@ impl Config {
         }
         if !(r.rrf_k >= 0.0) {
             return invalid(format!("retrieval.rrf_k ({}) must not be negative", r.rrf_k));
+        }
+        if let Some(url) = &self.catalog.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return invalid(format!(
+                    "catalog.url ({}) must be a postgres:// URL; leave it unset for the embedded SQLite catalog",
+                    crate::catalog::redact_url(url)
+                ));
+            }
+        }
+        let q = &self.queue;
+        if q.lease_secs < 4 || q.max_attempts == 0 {
+            return invalid(format!(
+                "queue.lease_secs ({}) must be at least 4 and queue.max_attempts ({}) at least 1",
+                q.lease_secs, q.max_attempts
+            ));
         }
         let g = &self.generation;
         if g.context_tokens < 512 || g.max_answer_tokens == 0 || g.max_answer_tokens * 2 > g.context_tokens {

@@ -214,6 +214,9 @@ async fn removal_and_touch_follow_the_protocol(catalog: Arc<dyn Catalog>) {
 
     catalog.mark_pending(&[ids[1]]).await.unwrap();
     assert_eq!(catalog.pending_documents().await.unwrap(), vec![ids[1]]);
+    assert_eq!(catalog.pending_documents_of(source.id).await.unwrap(), vec![ids[1]]);
+    let other = catalog.ensure_source("t", Path::new("/t"), &acl(&["everyone"])).await.unwrap();
+    assert!(catalog.pending_documents_of(other.id).await.unwrap().is_empty());
     catalog.delete_documents(&[ids[1]]).await.unwrap();
     assert!(catalog.pending_documents().await.unwrap().is_empty());
     assert_eq!(catalog.documents(source.id).await.unwrap().len(), 1);
@@ -231,6 +234,10 @@ async fn runs_record_counts_and_last_sync(catalog: Arc<dyn Catalog>) {
     assert_ne!(run, failed);
     catalog.finish_run(run, &counts, RunOutcome::Completed, None).await.unwrap();
     assert!(catalog.source_by_name("s").await.unwrap().unwrap().last_synced_ms.is_some());
+    let other = catalog.ensure_source("t", Path::new("/t"), &acl(&["everyone"])).await.unwrap();
+    catalog.start_run(other.id).await.unwrap();
+    assert_eq!(catalog.interrupt_stale_runs_of(source.id).await.unwrap(), 0, "only the other source runs");
+    assert_eq!(catalog.interrupt_stale_runs_of(other.id).await.unwrap(), 1);
     catalog.start_run(source.id).await.unwrap();
     catalog.start_run(source.id).await.unwrap();
     assert_eq!(catalog.interrupt_stale_runs().await.unwrap(), 2);

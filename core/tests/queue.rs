@@ -56,6 +56,7 @@ contract!(
     an_expired_lease_hands_the_job_to_another_worker,
     a_worker_that_keeps_dying_leaves_the_job_dead,
     a_released_job_waits_again_without_losing_an_attempt,
+    expired_leases_are_taken_over_at_once,
     concurrent_workers_run_each_job_exactly_once,
     idle_workers_wake_when_work_arrives,
     finished_jobs_are_pruned_by_age,
@@ -195,6 +196,16 @@ async fn a_worker_that_keeps_dying_leaves_the_job_dead(reopen: Reopen) {
     assert_eq!(snapshot.finished[0].state, JobState::Dead);
     let error = snapshot.finished[0].error.clone().unwrap();
     assert!(error.contains("w2") && error.contains("2 attempts"), "{error}");
+}
+
+async fn expired_leases_are_taken_over_at_once(reopen: Reopen) {
+    let queue = reopen().await;
+    queue.enqueue(&sync("a"), 3).await.unwrap();
+    let crashed = claim(&queue, "previous-process", &POLICY).await.unwrap();
+    assert_eq!(claim(&queue, "w2", &POLICY).await, None, "a 30 s lease holds");
+    assert_eq!(queue.expire_leases().await.unwrap(), 1);
+    let taken = claim(&queue, "w2", &POLICY).await.unwrap();
+    assert_eq!((taken.id, taken.attempt), (crashed.id, 2));
 }
 
 async fn a_released_job_waits_again_without_losing_an_attempt(reopen: Reopen) {

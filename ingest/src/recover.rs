@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use lore_core::catalog::SourceId;
 use lore_core::DocumentId;
 use serde::Serialize;
 
@@ -54,6 +55,25 @@ pub async fn recover(stores: &Stores) -> Result<Recovery, StoresError> {
         }
     }
     Ok(Recovery { purged_documents: pending.len() as u64, repaired_documents: repaired, interrupted_runs })
+}
+
+/// What a sync of one source that died left behind, when several workers share the catalog: its
+/// pending documents are purged from both indexes and forgotten, its runs marked interrupted. Call when
+/// this worker holds the source's job (the queue runs one job per source at a time), before any write.
+/// The cross-store comparison of [`recover`] is left to `lore status --check`: it reads every store.
+pub async fn recover_source(stores: &Stores, source: SourceId) -> Result<Recovery, StoresError> {
+    let interrupted_runs = stores.catalog.interrupt_stale_runs_of(source).await?;
+    let pending = stores.catalog.pending_documents_of(source).await?;
+    if !pending.is_empty() {
+        tracing::warn!(
+            documents = pending.len(),
+            source = source.0,
+            "purging documents an interrupted sync of this source left half-written"
+        );
+        purge_from_indexes(stores, pending.clone()).await?;
+        stores.catalog.delete_documents(&pending).await?;
+    }
+    Ok(Recovery { purged_documents: pending.len() as u64, repaired_documents: 0, interrupted_runs })
 }
 
 async fn purge_by_chunk_id(stores: &Stores, documents: Vec<DocumentId>) -> Result<(), StoresError> {

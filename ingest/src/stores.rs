@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lore_core::catalog::{Catalog, CatalogError, SqliteCatalog};
 use lore_core::datadir::{DataDir, DataDirError, WriterLock};
+use lore_core::queue::JobQueue;
 use lore_core::text::{OpenMode, TantivyTextIndex, TextError, TextIndex};
 use lore_core::vectors::{EdgeVectorIndex, VectorError, VectorIndex};
 
@@ -24,6 +25,8 @@ pub enum StoresError {
 #[derive(Clone)]
 pub struct Stores {
     pub catalog: Arc<dyn Catalog>,
+    /// The ingestion job queue, in the catalog's database.
+    pub queue: Arc<dyn JobQueue>,
     pub text: Arc<dyn TextIndex>,
     pub vectors: Arc<dyn VectorIndex>,
     _lock: Arc<WriterLock>,
@@ -39,14 +42,34 @@ impl Stores {
 
     /// Opens the embedded stores of `data_dir` under a writer lock the caller took.
     pub async fn open_locked(data_dir: &DataDir, dimensions: usize, lock: WriterLock) -> Result<Self, StoresError> {
-        let catalog = SqliteCatalog::open(&data_dir.catalog_path()).await?;
+        let catalog = Arc::new(SqliteCatalog::open(&data_dir.catalog_path()).await?);
+        Self::open_with_catalog(data_dir, dimensions, lock, catalog).await
+    }
+
+    /// Opens the indexes of `data_dir` under a writer lock the caller took, with a catalog (and job
+    /// queue) opened elsewhere: PostgreSQL, when several processes share it.
+    pub async fn open_with_catalog<C>(
+        data_dir: &DataDir,
+        dimensions: usize,
+        lock: WriterLock,
+        catalog: Arc<C>,
+    ) -> Result<Self, StoresError>
+    where
+        C: Catalog + JobQueue + 'static,
+    {
         let (text_dir, vectors_dir) = (data_dir.text_dir(), data_dir.vectors_dir());
         let (text, vectors) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
             Ok((TantivyTextIndex::open(&text_dir, OpenMode::Write)?, EdgeVectorIndex::open(&vectors_dir, dimensions)?))
         })
         .await
         .expect("opening the indexes does not panic")?;
-        Ok(Self { catalog: Arc::new(catalog), text: Arc::new(text), vectors: Arc::new(vectors), _lock: Arc::new(lock) })
+        Ok(Self {
+            catalog: catalog.clone(),
+            queue: catalog,
+            text: Arc::new(text),
+            vectors: Arc::new(vectors),
+            _lock: Arc::new(lock),
+        })
     }
 
     /// Makes every index write so far durable: tantivy commit, then Qdrant Edge flush. Blocking.

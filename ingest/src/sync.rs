@@ -32,7 +32,7 @@ use lore_core::catalog::{
 use lore_core::config::Config;
 use lore_core::embed::Embedder;
 use lore_core::{Chunk, ChunkId, DocumentId, DocumentMeta, EVERYONE};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::chunk::{ChunkDraft, Chunker};
@@ -42,7 +42,7 @@ use crate::extract::{
 };
 use crate::progress::{FileOutcome, Progress, ProgressEvent};
 use crate::read::read_source_file;
-use crate::recover::{purge_from_indexes, recover, Recovery};
+use crate::recover::{purge_from_indexes, recover, recover_source, Recovery};
 use crate::stores::{Stores, StoresError};
 
 /// Chunks embedded in one call: large enough to batch well, small enough to report progress often.
@@ -53,7 +53,7 @@ const CHUNK_QUEUE: usize = 32;
 /// Embedded parts waiting for the writer.
 const READY_QUEUE: usize = 32;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncOptions {
     pub source: String,
     pub root: PathBuf,
@@ -61,10 +61,11 @@ pub struct SyncOptions {
     /// source is readable by `everyone`); a different one relabels every indexed chunk of the source.
     pub acl: Option<Vec<String>>,
     /// Read again the files that failed last time even if they did not change.
+    #[serde(default)]
     pub retry_failed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileFailure {
     pub path: String,
     pub error: String,
@@ -115,6 +116,16 @@ pub struct Syncer {
     stores: Stores,
     embedder: Arc<dyn Embedder>,
     chunker: Arc<Chunker>,
+    recovery: RecoveryScope,
+}
+
+/// What a sync cleans up before it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryScope {
+    /// Everything a dead writer left (the embedded default: this process is the only writer).
+    Everything,
+    /// Only what an earlier sync of the same source left: other workers may be writing other sources.
+    Source,
 }
 
 /// Identifies one file within a run, across the pipeline's messages.
@@ -172,7 +183,12 @@ struct Job {
 
 impl Syncer {
     pub fn new(config: Arc<Config>, stores: Stores, embedder: Arc<dyn Embedder>, chunker: Arc<Chunker>) -> Self {
-        Self { config, stores, embedder, chunker }
+        Self { config, stores, embedder, chunker, recovery: RecoveryScope::Everything }
+    }
+
+    /// For workers that share the stores with other workers (see [`RecoveryScope::Source`]).
+    pub fn with_recovery(self, recovery: RecoveryScope) -> Self {
+        Self { recovery, ..self }
     }
 
     pub fn stores(&self) -> &Stores {
@@ -192,7 +208,13 @@ impl Syncer {
         cancel: Arc<AtomicBool>,
     ) -> Result<SyncReport, SyncError> {
         let started = Instant::now();
-        let recovery = recover(&self.stores).await?;
+        let recovery = match self.recovery {
+            RecoveryScope::Everything => recover(&self.stores).await?,
+            RecoveryScope::Source => match self.stores.catalog.source_by_name(&options.source).await? {
+                Some(source) => recover_source(&self.stores, source.id).await?,
+                None => Recovery::default(),
+            },
+        };
         let root = std::fs::canonicalize(&options.root)
             .map_err(|source| SyncError::Root { path: options.root.clone(), source })?;
         progress.event(ProgressEvent::Scanning);

@@ -225,11 +225,16 @@ pub trait Catalog: Send + Sync {
     async fn mark_pending(&self, ids: &[DocumentId]) -> Result<()>;
     async fn delete_documents(&self, ids: &[DocumentId]) -> Result<()>;
     async fn pending_documents(&self) -> Result<Vec<DocumentId>>;
+    /// The pending documents of one source: what a sync of it that died left behind, when several
+    /// workers share the catalog (each source is synced by one at a time; see `queue`).
+    async fn pending_documents_of(&self, source: SourceId) -> Result<Vec<DocumentId>>;
 
     async fn start_run(&self, source: SourceId) -> Result<RunId>;
     async fn finish_run(&self, run: RunId, counts: &RunCounts, outcome: RunOutcome, error: Option<&str>) -> Result<()>;
     /// Marks runs left `running` by a process that died as `interrupted`; returns how many.
     async fn interrupt_stale_runs(&self) -> Result<u64>;
+    /// The same for one source's runs, when several workers share the catalog.
+    async fn interrupt_stale_runs_of(&self, source: SourceId) -> Result<u64>;
 
     async fn status(&self) -> Result<CatalogStatus>;
     async fn failures(&self, source: Option<SourceId>) -> Result<Vec<FailureRecord>>;

@@ -263,6 +263,16 @@ macro_rules! impl_sql_catalog {
                 Ok(ids.into_iter().map(DocumentId).collect())
             }
 
+            async fn pending_documents_of(&self, source: SourceId) -> Result<Vec<DocumentId>> {
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT id FROM documents WHERE status = 'pending' AND source_id = $1 ORDER BY id",
+                )
+                .bind(source.0)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(ids.into_iter().map(DocumentId).collect())
+            }
+
             async fn start_run(&self, source: SourceId) -> Result<RunId> {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO ingest_runs (source_id, started_ms, status) VALUES ($1, $2, 'running') RETURNING id",
@@ -320,6 +330,16 @@ macro_rules! impl_sql_catalog {
                 let result = sqlx::query("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
                     .execute(&self.pool)
                     .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn interrupt_stale_runs_of(&self, source: SourceId) -> Result<u64> {
+                let result = sqlx::query(
+                    "UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running' AND source_id = $1",
+                )
+                .bind(source.0)
+                .execute(&self.pool)
+                .await?;
                 Ok(result.rows_affected())
             }
 

@@ -198,6 +198,24 @@ pub trait QueueWaiter: Send {
     async fn wait(&mut self, timeout: Duration);
 }
 
+/// Waits for `waiter` (or, without one, polls: sleeps `timeout`) unless `stop` turns true first.
+pub async fn wait_unless_stopped(
+    waiter: &mut Option<Box<dyn QueueWaiter>>,
+    timeout: Duration,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    let wait = async {
+        match waiter.as_mut() {
+            Some(w) => w.wait(timeout).await,
+            None => tokio::time::sleep(timeout).await,
+        }
+    };
+    tokio::select! {
+        _ = wait => {}
+        _ = stop.changed() => {}
+    }
+}
+
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     /// Adds a job unless the same one (action, source, options) is already waiting.
@@ -211,6 +229,10 @@ pub trait JobQueue: Send + Sync {
     async fn heartbeat(&self, job: &ClaimedJob, policy: &QueuePolicy, progress: &str) -> Result<bool>;
     /// Ends the attempt. `false` when the claim was no longer this worker's (nothing is changed).
     async fn finish(&self, job: &ClaimedJob, policy: &QueuePolicy, end: JobEnd) -> Result<bool>;
+    /// Ends the lease of every running job now, so the next claim takes them over (counting the
+    /// attempt). Only for a process that knows no worker can be running: the embedded server, which
+    /// holds the data directory's writer lock, at start. Returns how many.
+    async fn expire_leases(&self) -> Result<u64>;
     /// Every active job and the `finished` most recent finished ones.
     async fn snapshot(&self, finished: usize) -> Result<QueueSnapshot>;
     /// Deletes finished jobs older than `before_ms` (dead ones included); returns how many.

@@ -275,6 +275,20 @@ macro_rules! impl_sql_queue {
                 })
             }
 
+            async fn expire_leases(&self) -> $crate::queue::Result<u64> {
+                let expired = sqlx::query(concat!(
+                    "UPDATE jobs SET lease_until_ms = ",
+                    $now,
+                    " - 1 WHERE state = 'running'"
+                ))
+                .execute(&self.pool)
+                .await?;
+                if expired.rows_affected() > 0 {
+                    self.announce($crate::queue::Wake::Work).await;
+                }
+                Ok(expired.rows_affected())
+            }
+
             async fn prune(&self, before_ms: i64) -> $crate::queue::Result<u64> {
                 let pruned = sqlx::query("DELETE FROM jobs WHERE state IN ('done', 'dead') AND finished_ms < $1")
                     .bind(before_ms)

@@ -5,6 +5,8 @@ pub mod ingest;
 pub mod search;
 pub mod serve;
 pub mod status;
+pub mod worker;
 
 mod progress;
 mod scope;
+mod signals;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use lore_core::config::Config;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 
+use super::signals::ShutdownSignals;
 use crate::web::{Application, ServeOptions};
 
 #[derive(Args)]
@@ -33,26 +33,4 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     eprintln!("Lore is serving http://{} (Ctrl-C stops it)", SocketAddr::new(addr.ip(), app.port()));
     app.run_until_stopped(stop.received()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C or SIGTERM (what `docker stop` and systemd send), listened for from `listen` on.
-struct ShutdownSignals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl ShutdownSignals {
-    fn listen() -> anyhow::Result<Self> {
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
-            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
-        })
-    }
-
-    async fn received(mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {},
-            _ = self.terminate.recv() => {},
-        }
-    }
 }

@@ -25,12 +25,13 @@ use super::api;
 use super::cache::ResultCache;
 use super::error::ApiError;
 use super::exposure::{self, AllowedHosts};
+use super::ingest_jobs::IngestJobs;
 use super::listen::{self, ConnectionLimits};
 use super::metrics::{self, Metrics};
 use super::pages;
 use super::state::AppState;
-use super::worker::{sync_job, IngestWorker};
 use crate::engine;
+use lore_ingest::jobs::IngestJob;
 
 /// Written into the data directory while a server runs, so that other `lore` commands can point to it.
 pub const SERVER_FILE: &str = "server.json";
@@ -78,12 +79,13 @@ impl Application {
             query_embedder.clone(),
             config.retrieval.clone(),
         );
-        let catalog = stores.catalog.clone();
+        let (catalog, queue) = (stores.catalog.clone(), stores.queue.clone());
         let syncer = Syncer::new(config.clone(), stores, ingest_embedder, Arc::new(chunker));
         let metrics = Metrics::new();
         let results = Arc::new(ResultCache::new(config.server.search_cache, config.server.search_cache_mb << 20));
-        let worker = IngestWorker::start(Arc::new(syncer), metrics.clone(), results.clone());
-        let state = AppState::new(config.clone(), catalog, retriever, worker, metrics, results);
+        let jobs = IngestJobs::watch(queue, config.queue.clone(), results.clone());
+        jobs.run_worker(Arc::new(syncer), metrics.clone(), results.clone()).await;
+        let state = AppState::new(config.clone(), catalog, retriever, jobs, metrics, results);
 
         queue_initial_syncs(&state, &options.ingest).await?;
         spawn_resync(&state);
@@ -123,7 +125,7 @@ impl Application {
             grace: SHUTDOWN_GRACE,
         };
         listen::serve(listener, router, limits, signal).await;
-        state.worker.shutdown().await;
+        state.jobs.shutdown().await;
         let _ = std::fs::remove_file(&server_file);
         Ok(())
     }
@@ -237,7 +239,7 @@ async fn same_origin_writes(request: Request, next: Next) -> Response {
 async fn queue_initial_syncs(state: &AppState, folders: &[PathBuf]) -> anyhow::Result<()> {
     let known = state.catalog.sources().await?;
     for source in &known {
-        state.worker.enqueue(sync_job(source.name.clone(), source.root.clone(), None));
+        state.jobs.enqueue(IngestJob::sync(source.name.clone(), source.root.clone(), None)).await?;
     }
     for folder in folders {
         let root = std::fs::canonicalize(folder).with_context(|| format!("cannot use {}", folder.display()))?;
@@ -246,7 +248,7 @@ async fn queue_initial_syncs(state: &AppState, folders: &[PathBuf]) -> anyhow::R
             continue;
         }
         let name = root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "root".into());
-        state.worker.enqueue(sync_job(name, root, None));
+        state.jobs.enqueue(IngestJob::sync(name, root, None)).await?;
     }
     Ok(())
 }
@@ -272,7 +274,9 @@ fn spawn_resync(state: &AppState) {
             match state.catalog.sources().await {
                 Ok(sources) => {
                     for source in sources {
-                        state.worker.enqueue(sync_job(source.name, source.root, None));
+                        if let Err(e) = state.jobs.enqueue(IngestJob::sync(source.name, source.root, None)).await {
+                            tracing::error!(error = %e, "cannot queue a re-sync");
+                        }
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot list the sources to re-sync"),

@@ -6,7 +6,7 @@
 //! - `api/`: JSON endpoints, one module per resource, described by `api::ApiDoc` (OpenAPI).
 //! - `pages/`: HTML pages (askama templates and assets from `web/` in the repository).
 //! - `answering`: the one path every answering endpoint takes (admission, metrics, cancellation).
-//! - `worker`: the background ingestion queue and its live status.
+//! - `ingest_jobs`: ingestion jobs into the queue, its live status out (and the embedded worker).
 
 pub mod access;
 pub mod answering;
@@ -15,12 +15,12 @@ pub mod cache;
 pub mod error;
 pub mod exposure;
 pub mod extract;
+pub mod ingest_jobs;
 pub mod listen;
 pub mod metrics;
 pub mod pages;
 pub mod schema;
 pub mod state;
-pub mod worker;
 
 mod app;
 

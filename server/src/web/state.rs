@@ -1,4 +1,4 @@
-//! What every request handler shares: the loaded components, the capacity limits, the worker, metrics.
+//! What every request handler shares: the loaded components, the capacity limits, the ingest jobs, metrics.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -12,8 +12,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::cache::{ResultCache, Searched};
 use super::error::ApiError;
+use super::ingest_jobs::IngestJobs;
 use super::metrics::Metrics;
-use super::worker::IngestWorker;
 
 /// Where the language model is: answers need it, search does not.
 #[derive(Debug, Clone)]
@@ -31,9 +31,9 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub catalog: Arc<dyn Catalog>,
     pub retriever: Retriever,
-    pub worker: IngestWorker,
+    pub jobs: IngestJobs,
     pub metrics: Metrics,
-    /// Shared with the worker, which empties it whenever the indexes change.
+    /// Emptied whenever a job changes the indexes (see `ingest_jobs`).
     pub results: Arc<ResultCache>,
     answerer: OnceLock<Answerer>,
     model_status: RwLock<ModelStatus>,
@@ -58,7 +58,7 @@ impl AppState {
         config: Arc<Config>,
         catalog: Arc<dyn Catalog>,
         retriever: Retriever,
-        worker: IngestWorker,
+        jobs: IngestJobs,
         metrics: Metrics,
         results: Arc<ResultCache>,
     ) -> Self {
@@ -68,7 +68,7 @@ impl AppState {
             config,
             catalog,
             retriever,
-            worker,
+            jobs,
             metrics,
             results,
             answerer: OnceLock::new(),

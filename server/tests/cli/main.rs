@@ -5,4 +5,5 @@ mod ask;
 mod eval;
 mod ingest;
 mod search;
+mod worker;
 mod workspace;

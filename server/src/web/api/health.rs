@@ -45,7 +45,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     };
     let ready = model == "ready";
     let readiness =
-        Readiness { ready, search: true, model: model.into(), model_error, ingest_jobs: state.worker.depth() };
+        Readiness { ready, search: true, model: model.into(), model_error, ingest_jobs: state.jobs.depth() };
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(readiness))
 }
 
@@ -70,7 +70,7 @@ pub async fn metrics(
         // Like a document a caller may not read: nothing is there for them.
         return Err(ApiError::NotFound("there is nothing at /metrics".into()));
     }
-    let text = state.metrics.render(state.answer_queue_depth(), state.worker.depth());
+    let text = state.metrics.render(state.answer_queue_depth(), state.jobs.depth());
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }
 

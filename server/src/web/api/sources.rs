@@ -17,9 +17,10 @@ use utoipa::ToSchema;
 use crate::web::access::Caller;
 use crate::web::error::ApiError;
 use crate::web::extract::Json;
+use crate::web::ingest_jobs::IngestStatus;
 use crate::web::schema::FailureJson;
 use crate::web::state::AppState;
-use crate::web::worker::{sync_job, IngestStatus, Job};
+use lore_ingest::jobs::IngestJob;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SourceJson {
@@ -143,7 +144,7 @@ pub async fn queue_new_source(state: &AppState, caller: &Caller, add: AddSource)
     }
     let acl: Vec<String> = add.acl.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
     let acl = (!acl.is_empty()).then_some(acl);
-    let queued = state.worker.enqueue(sync_job(name.clone(), root, acl));
+    let queued = state.jobs.enqueue(IngestJob::sync(name.clone(), root, acl)).await?;
     Ok(JobAccepted { source: name, action: "sync".into(), queued })
 }
 
@@ -179,12 +180,12 @@ pub async fn queue_job(state: &AppState, caller: &Caller, name: &str, remove: bo
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no source named '{name}'")))?;
     let job = if remove {
-        Job::Remove { source: source.name.clone() }
+        IngestJob::Remove { source: source.name.clone() }
     } else {
-        sync_job(source.name.clone(), source.root.clone(), None)
+        IngestJob::sync(source.name.clone(), source.root.clone(), None)
     };
     let action = if remove { "remove" } else { "sync" };
-    let queued = state.worker.enqueue(job);
+    let queued = state.jobs.enqueue(job).await?;
     Ok(JobAccepted { source: source.name, action: action.into(), queued })
 }
 
@@ -217,7 +218,7 @@ pub async fn remove_source(
 pub async fn ingest_status(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<IngestJson>, ApiError> {
     caller.require_admin()?;
     let failures = state.catalog.failures(None).await?.iter().map(FailureJson::from).collect();
-    Ok(axum::Json(IngestJson { status: state.worker.status(), failures }))
+    Ok(axum::Json(IngestJson { status: state.jobs.status(), failures }))
 }
 
 /// The worker's status as server-sent `status` events, one per change.
@@ -228,7 +229,7 @@ pub async fn ingest_events(
     caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require_admin()?;
-    let statuses = WatchStream::new(state.worker.subscribe())
+    let statuses = WatchStream::new(state.jobs.subscribe())
         // A sync reports every file; a browser needs a few updates a second.
         .throttle(std::time::Duration::from_millis(250))
         .map(|status| Ok(Event::default().event("status").json_data(&status).expect("the status serialises")));

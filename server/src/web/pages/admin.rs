@@ -13,9 +13,9 @@ use crate::web::access::Caller;
 use crate::web::api::sources::{list_sources, queue_job, queue_new_source, AddSource, SourceJson};
 use crate::web::error::ApiError;
 use crate::web::extract::{Form, Query};
+use crate::web::ingest_jobs::IngestStatus;
 use crate::web::schema::FailureJson;
 use crate::web::state::{AppState, ModelStatus};
-use crate::web::worker::IngestStatus;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Notice {
@@ -63,7 +63,7 @@ pub async fn admin(
     let notice = notice.map(|Query(n)| n.notice).unwrap_or_default();
     let sources = list_sources(&state, &caller).await?;
     let failures = state.catalog.failures(None).await?.iter().map(FailureJson::from).collect();
-    let status = state.worker.status();
+    let status = state.jobs.status();
     let model = match state.model_status() {
         ModelStatus::Loading => "loading…".to_string(),
         ModelStatus::Ready { name } => format!("{name} (ready)"),
