@@ -43,6 +43,45 @@ pub struct Config {
     pub server: ServerConfig,
     pub catalog: CatalogConfig,
     pub queue: QueueConfig,
+    pub vectors: VectorsConfig,
+}
+
+/// Where the vectors (and, with a server, the lexical index) live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VectorsConfig {
+    /// A Qdrant server's gRPC address, `http://host:6334`, shared by every worker and web replica: it
+    /// then holds both the dense vectors and the BM25 sparse vectors of every chunk (tantivy is not
+    /// used). Unset: Qdrant Edge and tantivy in the data directory.
+    pub url: Option<String>,
+    /// The server's API key, when it requires one.
+    pub api_key: Option<String>,
+    /// The collection Lore creates and uses on the server.
+    pub collection: String,
+    /// Keep the dense vectors on the server's disk rather than in its memory (for collections larger
+    /// than RAM; searches then read from disk).
+    pub on_disk: bool,
+    /// Points per write request.
+    pub batch_size: usize,
+    /// Time one request may take (seconds).
+    pub timeout_secs: u64,
+    /// Further tries of a request that failed for a transient reason (server unavailable, overloaded,
+    /// timed out), with a doubling wait from 200 ms.
+    pub retries: u32,
+}
+
+impl Default for VectorsConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            api_key: None,
+            collection: "lore".into(),
+            on_disk: false,
+            batch_size: 256,
+            timeout_secs: 30,
+            retries: 4,
+        }
+    }
 }
 
 /// Where the catalog (and the job queue with it) lives.
@@ -208,6 +247,15 @@ pub struct GenerationConfig {
     pub queue: usize,
     /// How the model's weights are held in memory while it runs (see [`WeightFormat`]).
     pub weights: WeightFormat,
+    /// A model served by another process instead of a local file: the base URL of another Lore's
+    /// `lore serve-model` (a GPU box) or of any OpenAI-compatible server, e.g. `http://gpu-box:8090`.
+    pub url: Option<String>,
+    /// Sent as `Authorization: Bearer ...` to `url`; for `lore serve-model`, the key it requires.
+    pub api_key: Option<String>,
+    /// The `model` name requests to `url` carry.
+    pub remote_model: String,
+    /// How long a request to `url` may wait for its answer to start, and then for each next piece.
+    pub timeout_secs: u64,
 }
 
 /// The form the model's weights take in memory. Measured on the default Q8_0 0.5B model, 2 cores, a
@@ -241,6 +289,10 @@ impl Default for GenerationConfig {
             max_answer_tokens: 256,
             queue: 8,
             weights: WeightFormat::Quantized,
+            url: None,
+            api_key: None,
+            remote_model: "lore".into(),
+            timeout_secs: 120,
         }
     }
 }
@@ -327,6 +379,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             catalog: CatalogConfig::default(),
             queue: QueueConfig::default(),
+            vectors: VectorsConfig::default(),
         }
     }
 }
@@ -478,6 +531,19 @@ impl Config {
         {
             absolute(path);
         }
+        // An empty address or key means unset, so that a deployment template can leave one blank
+        // (`LORE_GENERATION__URL=` in docker-compose.yml when no model service runs).
+        for value in [
+            &mut self.catalog.url,
+            &mut self.vectors.url,
+            &mut self.vectors.api_key,
+            &mut self.generation.url,
+            &mut self.generation.api_key,
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
+            }
+        }
         self.validate()?;
         Ok(self)
     }
@@ -503,6 +569,10 @@ impl Config {
                 "chunking.overlap_tokens ({}) must be smaller than chunking.target_tokens ({})",
                 c.overlap_tokens, c.target_tokens
             ));
+        }
+        let v = &self.vectors;
+        if v.url.is_some() && (v.collection.is_empty() || v.batch_size == 0 || v.timeout_secs == 0) {
+            return invalid("vectors.collection, vectors.batch_size and vectors.timeout_secs must be set".into());
         }
         if self.embedding.batch_size == 0 || self.embedding.dimensions == 0 {
             return invalid("embedding.batch_size and embedding.dimensions must be positive".into());
@@ -681,6 +751,22 @@ mod tests {
             let flags = Overrides { data_dir: Some("/srv/lore".into()), models_dir: None };
             let config = Config::load(None, &flags).unwrap();
             assert_eq!(config.data_dir, PathBuf::from("/srv/lore"), "flags beat env and file");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn blank_addresses_mean_unset_and_scale_out_keys_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LORE_GENERATION__URL", "");
+            jail.set_env("LORE_VECTORS__URL", "http://qdrant:6334");
+            jail.set_env("LORE_VECTORS__COLLECTION", "handbooks");
+            jail.set_env("LORE_CATALOG__URL", "  ");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(config.generation.url, None, "a blank template value is no model server");
+            assert_eq!(config.catalog.url, None);
+            assert_eq!(config.vectors.url.as_deref(), Some("http://qdrant:6334"));
+            assert_eq!(config.vectors.collection, "handbooks");
             Ok(())
         });
     }

@@ -7,6 +7,7 @@
 //! - [`queue`]: ingestion jobs claimed by workers under leases, in the catalog's database.
 //! - [`vectors`]: chunk embeddings with a filterable payload; Qdrant Edge by default.
 //! - [`text`]: the full-text (BM25) index; tantivy.
+//! - [`qdrant_server`]: both indexes on a shared Qdrant server, for several processes.
 //! - [`embed`]: give it texts, get unit-length vectors; ONNX Runtime through fastembed.
 //! - [`datadir`]: the on-disk layout of one data directory and its writer lock.
 
@@ -14,6 +15,7 @@ pub mod catalog;
 pub mod config;
 pub mod datadir;
 pub mod embed;
+pub mod qdrant_server;
 pub mod queue;
 pub mod text;
 pub mod types;

@@ -31,11 +31,7 @@ pub struct Recovery {
 pub async fn recover(stores: &Stores) -> Result<Recovery, StoresError> {
     let interrupted_runs = stores.catalog.interrupt_stale_runs().await?;
     let pending = stores.catalog.pending_documents().await?;
-    if !pending.is_empty() {
-        tracing::warn!(documents = pending.len(), "purging documents an interrupted sync left half-written");
-        purge_from_indexes(stores, pending.clone()).await?;
-        stores.catalog.delete_documents(&pending).await?;
-    }
+    forget_half_written(stores, &pending).await?;
     let mut repaired = 0;
     if interrupted_runs > 0 || !pending.is_empty() {
         let report = check(stores).await?;
@@ -64,16 +60,19 @@ pub async fn recover(stores: &Stores) -> Result<Recovery, StoresError> {
 pub async fn recover_source(stores: &Stores, source: SourceId) -> Result<Recovery, StoresError> {
     let interrupted_runs = stores.catalog.interrupt_stale_runs_of(source).await?;
     let pending = stores.catalog.pending_documents_of(source).await?;
-    if !pending.is_empty() {
-        tracing::warn!(
-            documents = pending.len(),
-            source = source.0,
-            "purging documents an interrupted sync of this source left half-written"
-        );
-        purge_from_indexes(stores, pending.clone()).await?;
-        stores.catalog.delete_documents(&pending).await?;
-    }
+    forget_half_written(stores, &pending).await?;
     Ok(Recovery { purged_documents: pending.len() as u64, repaired_documents: 0, interrupted_runs })
+}
+
+/// Purges `pending` documents from both indexes, then from the catalog: their files are read anew.
+async fn forget_half_written(stores: &Stores, pending: &[DocumentId]) -> Result<(), StoresError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(documents = pending.len(), "purging documents an interrupted sync left half-written");
+    purge_from_indexes(stores, pending.to_vec()).await?;
+    stores.catalog.delete_documents(pending).await?;
+    Ok(())
 }
 
 async fn purge_by_chunk_id(stores: &Stores, documents: Vec<DocumentId>) -> Result<(), StoresError> {

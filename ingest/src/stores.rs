@@ -1,9 +1,11 @@
-//! The three stores ingestion writes, opened together on one data directory.
+//! The three stores ingestion writes, opened together: on one data directory (embedded), or a shared
+//! catalog with local indexes, or a shared catalog with a Qdrant server holding both indexes.
 
 use std::sync::Arc;
 
 use lore_core::catalog::{Catalog, CatalogError, SqliteCatalog};
 use lore_core::datadir::{DataDir, DataDirError, WriterLock};
+use lore_core::qdrant_server::QdrantServerIndex;
 use lore_core::queue::JobQueue;
 use lore_core::text::{OpenMode, TantivyTextIndex, TextError, TextIndex};
 use lore_core::vectors::{EdgeVectorIndex, VectorError, VectorIndex};
@@ -20,8 +22,8 @@ pub enum StoresError {
     Vectors(#[from] VectorError),
 }
 
-/// Catalog, full-text index and vector store of one data directory, opened for writing: the writer
-/// lock is held for as long as this value lives.
+/// Catalog, full-text index and vector store, opened for writing. Where any of them lives in the data
+/// directory, its writer lock is held for as long as this value lives.
 #[derive(Clone)]
 pub struct Stores {
     pub catalog: Arc<dyn Catalog>,
@@ -29,7 +31,7 @@ pub struct Stores {
     pub queue: Arc<dyn JobQueue>,
     pub text: Arc<dyn TextIndex>,
     pub vectors: Arc<dyn VectorIndex>,
-    _lock: Arc<WriterLock>,
+    lock: Option<Arc<WriterLock>>,
 }
 
 impl Stores {
@@ -68,8 +70,33 @@ impl Stores {
             queue: catalog,
             text: Arc::new(text),
             vectors: Arc::new(vectors),
-            _lock: Arc::new(lock),
+            lock: Some(Arc::new(lock)),
         })
+    }
+
+    /// A catalog (and job queue) and a Qdrant server, both shared with other processes: nothing is
+    /// kept locally, so no lock is taken (the queue keeps two syncs of one source apart).
+    pub fn open_shared<C>(catalog: Arc<C>, index: Arc<QdrantServerIndex>) -> Self
+    where
+        C: Catalog + JobQueue + 'static,
+    {
+        Self { catalog: catalog.clone(), queue: catalog, text: index.clone(), vectors: index, lock: None }
+    }
+
+    /// The embedded catalog of `data_dir` (under a writer lock the caller took) with a Qdrant server
+    /// for the indexes.
+    pub async fn open_sqlite_with_server(
+        data_dir: &DataDir,
+        lock: WriterLock,
+        index: Arc<QdrantServerIndex>,
+    ) -> Result<Self, StoresError> {
+        let catalog = Arc::new(SqliteCatalog::open(&data_dir.catalog_path()).await?);
+        Ok(Self { lock: Some(Arc::new(lock)), ..Self::open_shared(catalog, index) })
+    }
+
+    /// Whether something lives in the data directory (and this value holds its writer lock).
+    pub fn holds_data_dir(&self) -> bool {
+        self.lock.is_some()
     }
 
     /// Makes every index write so far durable: tantivy commit, then Qdrant Edge flush. Blocking.

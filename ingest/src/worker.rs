@@ -7,10 +7,11 @@
 //! nothing is reported. When the worker is asked to stop, the sync commits its files in flight and
 //! the job goes back to the queue, to continue where it stopped (syncs are incremental).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lore_core::config::QueueConfig;
 use lore_core::queue::{wait_unless_stopped, ClaimedJob, JobEnd, JobQueue, QueuePolicy, QueueWaiter, Wake};
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -32,12 +33,27 @@ pub struct WorkerSettings {
     pub idle_poll: Duration,
 }
 
+impl WorkerSettings {
+    /// Settings from `queue.*`: heartbeats four times per lease.
+    pub fn from_config(name: String, queue: &QueueConfig) -> Self {
+        Self {
+            name,
+            policy: queue.policy(),
+            heartbeat: Duration::from_millis(queue.lease_secs * 1000 / 4),
+            idle_poll: IDLE_POLL,
+        }
+    }
+}
+
+/// How often an idle worker looks at the queue unwoken.
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
 /// What the process around the worker wants to hear (metrics, caches to empty). Called from the
 /// sync's threads.
 pub trait WorkerHooks: Send + Sync {
     fn progress(&self, _event: &ProgressEvent<'_>) {}
-    /// A job ended (the indexes may have changed).
-    fn finished(&self, _summary: &RunSummary) {}
+    /// A job ended, done or failed (the indexes may have changed).
+    fn finished(&self) {}
 }
 
 /// Hooks that do nothing.
@@ -50,6 +66,7 @@ pub struct Worker {
     queue: Arc<dyn JobQueue>,
     settings: WorkerSettings,
     hooks: Arc<dyn WorkerHooks>,
+    health: WorkerHealth,
 }
 
 /// How long the worker waits before it asks an unreachable queue again.
@@ -62,7 +79,12 @@ impl Worker {
         settings: WorkerSettings,
         hooks: Arc<dyn WorkerHooks>,
     ) -> Self {
-        Self { syncer, queue, settings, hooks }
+        Self { syncer, queue, settings, hooks, health: WorkerHealth::default() }
+    }
+
+    /// What the worker's health check reads; it keeps following the worker once it runs.
+    pub fn health(&self) -> WorkerHealth {
+        self.health.clone()
     }
 
     /// Runs jobs until `stop` turns true; returns after the job in hand is committed and given back.
@@ -76,7 +98,11 @@ impl Worker {
                     Err(error) => tracing::warn!(%error, "cannot listen for new jobs; polling the queue instead"),
                 }
             }
-            match self.queue.claim(&self.settings.name, &self.settings.policy).await {
+            let claimed = self.queue.claim(&self.settings.name, &self.settings.policy).await;
+            if claimed.is_ok() {
+                self.health.heard_from_queue();
+            }
+            match claimed {
                 Ok(Some(job)) => self.run_job(job, &stop).await,
                 Ok(None) => {
                     wait_unless_stopped(&mut waiter, self.settings.idle_poll, &mut stop).await;
@@ -105,20 +131,24 @@ impl Worker {
         };
         tracing::info!(job = claimed.id.0, source = %claimed.source, action = claimed.action.as_str(),
             attempt = claimed.attempt, "ingest job claimed");
-        let progress =
-            Arc::new(JobProgress { state: Mutex::new(RunProgress::starting(&job)), hooks: self.hooks.clone() });
+        let progress = Arc::new(JobProgress {
+            state: Mutex::new(RunProgress::starting(&job)),
+            hooks: self.hooks.clone(),
+            wrote: tokio::sync::Notify::new(),
+        });
         // Set when the worker must stop the sync early: asked to stop, or the lease is lost.
         let cancel = Arc::new(AtomicBool::new(false));
         let lease_lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = tokio::spawn(heartbeat(
-            self.queue.clone(),
-            claimed.clone(),
-            self.settings.clone(),
-            progress.clone(),
-            cancel.clone(),
-            lease_lost.clone(),
-            stop.clone(),
-        ));
+        let heartbeat = Heartbeat {
+            queue: self.queue.clone(),
+            job: claimed.clone(),
+            settings: self.settings.clone(),
+            progress: progress.clone(),
+            cancel: cancel.clone(),
+            lease_lost: lease_lost.clone(),
+            health: self.health.clone(),
+        };
+        let heartbeat = tokio::spawn(heartbeat.run(stop.clone()));
         let started = Instant::now();
         let outcome = match &job {
             IngestJob::Sync(options) => self
@@ -147,15 +177,13 @@ impl Worker {
             Ok(summary) => {
                 tracing::info!(job = claimed.id.0, source = %summary.source, action = %summary.action,
                     report = %summary.message, "ingest job done");
-                self.hooks.finished(summary);
             }
             Err(error) => {
                 tracing::error!(job = claimed.id.0, source = %claimed.source, attempt = claimed.attempt,
                     max_attempts = claimed.max_attempts, %error, "ingest job failed");
-                let summary = RunSummary::of_failure(&claimed.source, claimed.action.as_str(), &error.to_string(), 0);
-                self.hooks.finished(&summary);
             }
         }
+        self.hooks.finished();
         self.finish(&claimed, end).await;
     }
 
@@ -184,52 +212,90 @@ impl Worker {
 struct JobProgress {
     state: Mutex<RunProgress>,
     hooks: Arc<dyn WorkerHooks>,
+    /// Woken when the indexes changed (a commit, a relabel): the heartbeat then goes out at once, so
+    /// that every web replica empties its cached results now, not a heartbeat period later (a cached
+    /// result must not show what an ACL change has just hidden).
+    wrote: tokio::sync::Notify,
 }
 
 impl Progress for JobProgress {
     fn event(&self, event: ProgressEvent<'_>) {
         self.hooks.progress(&event);
         self.state.lock().apply(&event);
+        if matches!(event, ProgressEvent::Committed { .. } | ProgressEvent::Relabeled { .. }) {
+            self.wrote.notify_one();
+        }
     }
 }
 
 /// Renews the lease every `settings.heartbeat` with the progress so far. Stops the sync when the
 /// lease is lost, or when it cannot be renewed for as long as it lasts (the queue must then assume
 /// this worker is gone), or when the worker is asked to stop.
-async fn heartbeat(
+struct Heartbeat {
     queue: Arc<dyn JobQueue>,
     job: ClaimedJob,
     settings: WorkerSettings,
     progress: Arc<JobProgress>,
     cancel: Arc<AtomicBool>,
     lease_lost: Arc<AtomicBool>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut renewed = Instant::now();
-    loop {
-        let snapshot = serde_json::to_string(&*progress.state.lock()).expect("progress serialises");
-        match queue.heartbeat(&job, &settings.policy, &snapshot).await {
-            Ok(true) => renewed = Instant::now(),
-            Ok(false) => {
-                lease_lost.store(true, Ordering::Relaxed);
-                cancel.store(true, Ordering::Relaxed);
-                return;
-            }
-            Err(error) => {
-                tracing::warn!(job = job.id.0, %error, "cannot renew the lease of an ingest job");
-                if renewed.elapsed() >= settings.policy.lease {
+    health: WorkerHealth,
+}
+
+impl Heartbeat {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let Self { queue, job, settings, progress, cancel, lease_lost, health } = self;
+        let mut renewed = Instant::now();
+        loop {
+            let snapshot = serde_json::to_string(&*progress.state.lock()).expect("progress serialises");
+            match queue.heartbeat(&job, &settings.policy, &snapshot).await {
+                Ok(true) => {
+                    renewed = Instant::now();
+                    health.heard_from_queue();
+                }
+                Ok(false) => {
                     lease_lost.store(true, Ordering::Relaxed);
                     cancel.store(true, Ordering::Relaxed);
                     return;
                 }
+                Err(error) => {
+                    tracing::warn!(job = job.id.0, %error, "cannot renew the lease of an ingest job");
+                    if renewed.elapsed() >= settings.policy.lease {
+                        lease_lost.store(true, Ordering::Relaxed);
+                        cancel.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(settings.heartbeat) => {}
+                _ = progress.wrote.notified() => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                cancel.store(true, Ordering::Relaxed);
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(settings.heartbeat) => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// When the worker last heard from its queue (a claim or a renewed lease): what its health check
+/// reports. A worker that cannot reach the queue does no work, however alive its process is.
+#[derive(Clone, Default)]
+pub struct WorkerHealth {
+    /// Milliseconds since the epoch; 0 until the first contact.
+    last_contact_ms: Arc<AtomicI64>,
+}
+
+impl WorkerHealth {
+    fn heard_from_queue(&self) {
+        self.last_contact_ms.store(lore_core::now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long since the queue last answered, `None` if it never has.
+    pub fn silence(&self) -> Option<Duration> {
+        match self.last_contact_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(lore_core::now_ms().saturating_sub(ms).max(0) as u64)),
         }
     }
 }

@@ -4,15 +4,18 @@
 //!
 //! - [`ChatModel`]: the swappable backend trait.
 //! - [`MistralModel`]: the default backend, mistral.rs over a local GGUF file (no hub is contacted).
+//! - [`RemoteModel`]: a model another process serves (`generation.url`, OpenAI's chat API).
 //! - [`Admission`]: the bounded queue every backend puts its requests through.
 
 mod admission;
 pub mod mistral;
+pub mod remote;
 
 use std::time::Duration;
 
 pub use admission::{Admission, Ticket};
 pub use mistral::MistralModel;
+pub use remote::{RemoteModel, RemoteOptions};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -33,6 +36,8 @@ pub enum LlmError {
     PromptTooLong { prompt: usize, answer: usize, context: usize },
     #[error("generation failed: {0}")]
     Generation(String),
+    #[error("{0}")]
+    Remote(String),
 }
 
 pub type Result<T, E = LlmError> = std::result::Result<T, E>;

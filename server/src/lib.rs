@@ -1,9 +1,10 @@
 //! The `lore` binary's library: the CLI commands, the wiring from configuration to loaded components
-//! (`engine`), and the web service (`web`). `main.rs` only parses the command line and dispatches.
+//! (`engine`), the web service (`web`) and the model service (`model_service`). `main.rs` only parses the command line and dispatches.
 
 pub mod commands;
 pub mod dates;
 pub mod engine;
 pub mod logging;
+pub mod model_service;
 pub mod terminal;
 pub mod web;

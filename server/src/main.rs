@@ -35,6 +35,8 @@ enum Command {
     Chat(commands::ask::ChatArgs),
     /// Serve the web UI and the API, and keep the sources in sync in the background.
     Serve(commands::serve::ServeArgs),
+    /// Serve the local language model over OpenAI's chat API, for web tiers elsewhere (generation.url).
+    ServeModel(commands::serve_model::ServeModelArgs),
     /// Run ingestion jobs from the shared job queue (catalog.url), beside other workers and web replicas.
     Worker(commands::worker::WorkerArgs),
     /// Show what is indexed, per source; --check verifies that the stores agree.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
             Command::Ask(args) => commands::ask::run_ask(config, args).await,
             Command::Chat(args) => commands::ask::run_chat(config, args).await,
             Command::Serve(args) => commands::serve::run(config, args).await,
+            Command::ServeModel(args) => commands::serve_model::run(config, args).await,
             Command::Worker(args) => commands::worker::run(config, args).await,
             Command::Status(args) => commands::status::run(config, args).await,
             Command::Eval(command) => commands::eval::run(config, command).await,

@@ -32,17 +32,6 @@ pub fn database() -> String {
     cluster.url(&name)
 }
 
-/// The cluster's URL for database `name`.
-pub fn url(name: &str) -> String {
-    CLUSTER.get_or_init(Cluster::start).url(name)
-}
-
-/// Runs one SQL statement on the cluster's `postgres` database (for tests that need to break things:
-/// terminate connections, drop a database).
-pub fn admin_sql(sql: &str) {
-    CLUSTER.get_or_init(Cluster::start).psql(sql);
-}
-
 impl Cluster {
     fn start() -> Cluster {
         let bin = bin_dir();

@@ -1,10 +1,12 @@
 //! Embedding: give it texts, get unit-length vectors; and the tokenizer that sizes chunks so the model
 //! never truncates them.
 
+mod batch;
 mod onnx;
 mod runtime;
 mod tokens;
 
+pub use batch::BatchingEmbedder;
 pub use onnx::OnnxEmbedder;
 pub use runtime::init_onnx_runtime;
 pub use tokens::TokenCounter;

@@ -25,6 +25,8 @@ pub enum TextError {
     Open { path: std::path::PathBuf, reason: String },
     #[error("the full-text index was opened read-only")]
     ReadOnly,
+    #[error("{0}")]
+    Server(String),
     #[error("full-text index holds an invalid document: {0}")]
     Corrupt(String),
 }

@@ -18,6 +18,8 @@ pub enum VectorError {
     Engine(String),
     #[error("cannot open the vector store at {path}: {reason}")]
     Open { path: std::path::PathBuf, reason: String },
+    #[error("{0}")]
+    Server(String),
     #[error("embedding has {actual} dimensions, the vector store holds {expected}")]
     Dimensions { expected: usize, actual: usize },
 }

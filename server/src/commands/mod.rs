@@ -4,6 +4,7 @@ pub mod eval;
 pub mod ingest;
 pub mod search;
 pub mod serve;
+pub mod serve_model;
 pub mod status;
 pub mod worker;
 

@@ -19,6 +19,10 @@ pub struct ServeArgs {
     /// A folder to add as a source (named after the folder) and index in the background (repeatable).
     #[arg(long, value_name = "FOLDER")]
     pub ingest: Vec<PathBuf>,
+    /// Serve only (a stateless web replica): ingestion jobs go to the shared queue, run by `lore
+    /// worker`s. Needs catalog.url (PostgreSQL) and vectors.url (a Qdrant server).
+    #[arg(long)]
+    pub no_worker: bool,
 }
 
 pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -29,7 +33,7 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Listening before anything starts: a stop requested while the model loads is kept, not lost (nor
     // ignored, when the process was started with SIGINT ignored, as `nohup` and `cmd &` do).
     let stop = ShutdownSignals::listen()?;
-    let app = Application::build(config, ServeOptions { addr, ingest: args.ingest }).await?;
+    let app = Application::build(config, ServeOptions { addr, ingest: args.ingest, no_worker: args.no_worker }).await?;
     eprintln!("Lore is serving http://{} (Ctrl-C stops it)", SocketAddr::new(addr.ip(), app.port()));
     app.run_until_stopped(stop.received()).await?;
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use lore_core::catalog::{Catalog, CatalogStatus, FailureRecord, SqliteCatalog};
+use lore_core::catalog::{Catalog, CatalogStatus, FailureRecord, PostgresCatalog, SqliteCatalog};
 use lore_core::config::Config;
 use lore_core::datadir::DataDir;
 use serde_json::json;
@@ -25,12 +25,21 @@ pub struct StatusArgs {
     pub failures: bool,
 }
 
+/// The counts, and the failures when asked for.
+async fn read_catalog(
+    catalog: &dyn Catalog,
+    with_failures: bool,
+) -> anyhow::Result<(CatalogStatus, Vec<FailureRecord>)> {
+    let failures = if with_failures { catalog.failures(None).await? } else { Vec::new() };
+    Ok((catalog.status().await?, failures))
+}
+
 pub async fn run(config: Config, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let data_dir = DataDir::new(&config.data_dir);
-    let (status, failures) = if data_dir.catalog_path().exists() {
-        let catalog = SqliteCatalog::open_read_only(&data_dir.catalog_path()).await?;
-        let failures = if args.failures { catalog.failures(None).await? } else { Vec::new() };
-        (catalog.status().await?, failures)
+    let (status, failures) = if let Some(url) = &config.catalog.url {
+        read_catalog(&PostgresCatalog::open(url, 1).await?, args.failures).await?
+    } else if data_dir.catalog_path().exists() {
+        read_catalog(&SqliteCatalog::open_read_only(&data_dir.catalog_path()).await?, args.failures).await?
     } else {
         (CatalogStatus { sources: Vec::new(), pending: 0 }, Vec::new())
     };

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use lore_core::config::Config;
 use lore_core::datadir::DataDir;
+use lore_ingest::sync::RecoveryScope;
 use lore_ingest::Syncer;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -25,7 +26,7 @@ use super::api;
 use super::cache::ResultCache;
 use super::error::ApiError;
 use super::exposure::{self, AllowedHosts};
-use super::ingest_jobs::IngestJobs;
+use super::ingest_jobs::{IngestJobs, Takeover};
 use super::listen::{self, ConnectionLimits};
 use super::metrics::{self, Metrics};
 use super::pages;
@@ -44,6 +45,9 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// Folders to add as sources (named after the folder) and sync at start, besides the known ones.
     pub ingest: Vec<PathBuf>,
+    /// A stateless web replica: jobs go to the shared queue for `lore worker`s to run (requires a
+    /// shared catalog and a Qdrant server: `catalog.url`, `vectors.url`).
+    pub no_worker: bool,
 }
 
 #[derive(Serialize)]
@@ -56,22 +60,27 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    server_file: PathBuf,
+    /// `server.json`, when this process holds the data directory.
+    server_file: Option<PathBuf>,
 }
 
 impl Application {
-    /// Opens the data directory (as its one writer), loads the embedding models, queues the syncs and
-    /// binds the address. The language model loads in the background: search works at once, answers
-    /// once `/readyz` says so.
+    /// Opens the stores (the data directory as its one writer, or the shared ones), loads the
+    /// embedding models, queues the syncs and binds the address. The language model loads in the
+    /// background: search works at once, answers once `/readyz` says so.
     pub async fn build(config: Config, options: ServeOptions) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         exposure::check_bind(options.addr, &config.server)?;
+        if options.no_worker && (config.catalog.url.is_none() || config.vectors.url.is_none()) {
+            anyhow::bail!(
+                "--no-worker serves from stores other processes write: set catalog.url (PostgreSQL) and \
+                 vectors.url (a Qdrant server); without them `lore serve` runs its own worker"
+            );
+        }
         let stores = engine::open_stores(&config, lore_core::datadir::SERVER_HOLDER).await?;
         let listener =
             TcpListener::bind(options.addr).await.with_context(|| format!("cannot listen on {}", options.addr))?;
         let hosts = AllowedHosts::new(listener.local_addr()?, &config.server);
-        let chunker = engine::load_chunker(&config)?;
-        let ingest_embedder = engine::load_embedder(&config).await?;
         let query_embedder = engine::load_query_embedder(&config).await?;
         let retriever = lore_retrieve::Retriever::new(
             stores.text.clone(),
@@ -80,11 +89,23 @@ impl Application {
             config.retrieval.clone(),
         );
         let (catalog, queue) = (stores.catalog.clone(), stores.queue.clone());
-        let syncer = Syncer::new(config.clone(), stores, ingest_embedder, Arc::new(chunker));
+        let holds_data_dir = stores.holds_data_dir();
         let metrics = Metrics::new();
         let results = Arc::new(ResultCache::new(config.server.search_cache, config.server.search_cache_mb << 20));
         let jobs = IngestJobs::watch(queue, config.queue.clone(), results.clone());
-        jobs.run_worker(Arc::new(syncer), metrics.clone(), results.clone()).await;
+        if !options.no_worker {
+            let chunker = engine::load_chunker(&config)?;
+            let ingest_embedder = engine::load_embedder(&config).await?;
+            let mut syncer = Syncer::new(config.clone(), stores, ingest_embedder, Arc::new(chunker));
+            if config.catalog.url.is_some() {
+                // Other workers share the catalog: a sync cleans up only after its own source.
+                syncer = syncer.with_recovery(RecoveryScope::Source);
+            }
+            // Jobs a previous process left running are its own to take over only when nothing else can
+            // be running them: the data directory's lock holds the embedded catalog.
+            let takeover = if config.catalog.url.is_none() { Takeover::AtOnce } else { Takeover::AfterLease };
+            jobs.run_worker(Arc::new(syncer), metrics.clone(), results.clone(), takeover).await;
+        }
         let state = AppState::new(config.clone(), catalog, retriever, jobs, metrics, results);
 
         queue_initial_syncs(&state, &options.ingest).await?;
@@ -92,9 +113,12 @@ impl Application {
         spawn_model_loading(&state, query_embedder);
 
         let url = format!("http://{}", listener.local_addr()?);
-        let server_file = DataDir::new(&config.data_dir).root().join(SERVER_FILE);
-        let note = serde_json::to_string(&ServerFile { url, pid: std::process::id() })?;
-        std::fs::write(&server_file, note).with_context(|| format!("cannot write {}", server_file.display()))?;
+        // Only a process that holds the data directory announces itself there.
+        let server_file = holds_data_dir.then(|| DataDir::new(&config.data_dir).root().join(SERVER_FILE));
+        if let Some(file) = &server_file {
+            let note = serde_json::to_string(&ServerFile { url, pid: std::process::id() })?;
+            std::fs::write(file, note).with_context(|| format!("cannot write {}", file.display()))?;
+        }
         Ok(Self { listener, router: router(state.clone(), hosts), state, server_file })
     }
 
@@ -126,7 +150,9 @@ impl Application {
         };
         listen::serve(listener, router, limits, signal).await;
         state.jobs.shutdown().await;
-        let _ = std::fs::remove_file(&server_file);
+        if let Some(file) = server_file {
+            let _ = std::fs::remove_file(file);
+        }
         Ok(())
     }
 }

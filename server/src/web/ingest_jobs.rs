@@ -97,9 +97,7 @@ impl IngestStatus {
         let recent = snapshot.finished.iter().map(summary).collect();
         Self { running: running_jobs.first().map(|job| job.progress.clone()), running_jobs, queued, recent }
     }
-}
 
-impl IngestStatus {
     /// What changes whenever a job writes to the indexes: chunks committed, phases (a relabel), the
     /// jobs that finished.
     fn writes(&self) -> (Vec<(String, String, u64)>, Option<(i64, String)>) {
@@ -158,6 +156,16 @@ pub struct IngestJobs {
     reading: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// What a starting worker does with jobs the queue says are running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takeover {
+    /// Nothing else can be running them (the embedded catalog, under the data directory's lock): they
+    /// are a previous process's, taken over at once.
+    AtOnce,
+    /// Other workers share the queue: a job is taken over only when its lease runs out.
+    AfterLease,
+}
+
 impl IngestJobs {
     /// Watches the queue's status. `results` is emptied whenever a job commits or finishes.
     pub fn watch(queue: Arc<dyn JobQueue>, config: QueueConfig, results: Arc<ResultCache>) -> Self {
@@ -174,20 +182,22 @@ impl IngestJobs {
         jobs
     }
 
-    /// Also runs the jobs, in this process (the embedded server: it holds the data directory's writer
-    /// lock, so jobs a previous process left running are taken over at once).
-    pub async fn run_worker(&self, syncer: Arc<Syncer>, metrics: Metrics, results: Arc<ResultCache>) {
-        match self.queue.expire_leases().await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(jobs = n, "taking over ingest jobs a previous server left running"),
-            Err(error) => tracing::error!(%error, "cannot take over the jobs a previous server left running"),
+    /// Also runs the jobs, in this process.
+    pub async fn run_worker(
+        &self,
+        syncer: Arc<Syncer>,
+        metrics: Metrics,
+        results: Arc<ResultCache>,
+        takeover: Takeover,
+    ) {
+        if takeover == Takeover::AtOnce {
+            match self.queue.expire_leases().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(jobs = n, "taking over ingest jobs a previous server left running"),
+                Err(error) => tracing::error!(%error, "cannot take over the jobs a previous server left running"),
+            }
         }
-        let settings = WorkerSettings {
-            name: format!("embedded:{}", std::process::id()),
-            policy: self.config.policy(),
-            heartbeat: Duration::from_millis(self.config.lease_secs * 1000 / 4),
-            idle_poll: Duration::from_secs(5),
-        };
+        let settings = WorkerSettings::from_config(format!("embedded:{}", std::process::id()), &self.config);
         let hooks = Arc::new(ServerHooks { metrics, results });
         let worker = Worker::new(syncer, self.queue.clone(), settings, hooks);
         let task = tokio::spawn(worker.run(self.stop.subscribe()));
@@ -304,7 +314,7 @@ impl WorkerHooks for ServerHooks {
         }
     }
 
-    fn finished(&self, _summary: &RunSummary) {
+    fn finished(&self) {
         self.results.clear();
     }
 }

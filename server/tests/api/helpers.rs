@@ -34,7 +34,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.server.resync_minutes = 0;
     config.server.source_roots = vec![dir.path().to_path_buf()];
     tweak(&mut config);
-    let options = ServeOptions { addr: "127.0.0.1:0".parse().unwrap(), ingest: Vec::new() };
+    let options = ServeOptions { addr: "127.0.0.1:0".parse().unwrap(), ingest: Vec::new(), no_worker: false };
     let app = Application::build(config, options).await.expect("the app builds");
     let url = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();

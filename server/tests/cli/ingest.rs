@@ -1,13 +1,13 @@
 //! `lore ingest` and `lore status`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lore_testkit::docs;
 use serde_json::Value;
 
-use crate::workspace::Workspace;
+use crate::workspace::{exits_within, kill, Workspace};
 
 pub fn sample_folder(ws: &Workspace) {
     docs::sample_folder(&ws.docs);
@@ -93,28 +93,6 @@ fn indexed_documents(ws: &Workspace) -> u64 {
         return 0;
     }
     ws.status()["documents"].as_u64().unwrap_or(0)
-}
-
-/// The child's exit status, or a failure (after killing it) if it is still running after `timeout`:
-/// a process that ignores Ctrl-C must fail the test, not hang the suite.
-fn exits_within(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the process did not stop within {timeout:?} of the signal");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn kill(child: &Child, signal: &str) {
-    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
 }
 
 #[test]

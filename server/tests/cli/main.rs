@@ -2,8 +2,11 @@
 //! One test binary; each module covers one command.
 
 mod ask;
+mod deploy;
 mod eval;
 mod ingest;
+mod model_service;
+mod scale_out;
 mod search;
 mod worker;
 mod workspace;

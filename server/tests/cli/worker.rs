@@ -4,7 +4,7 @@
 //! the catalog and the queue are the shared PostgreSQL database.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use lore_core::catalog::{Catalog, PostgresCatalog};
 use lore_core::queue::{JobQueue, JobRecord, JobState};
 use lore_ingest::jobs::IngestJob;
 
-use crate::workspace::Workspace;
+use crate::workspace::{exits_within, kill, Workspace};
 
 struct SharedQueue {
     url: String,
@@ -81,16 +81,10 @@ fn folder(workspace: &Workspace, name: &str, files: usize) -> PathBuf {
     workspace.docs.join(name)
 }
 
+/// Ctrl-C, and the worker must be gone within a minute.
 fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("lore worker did not stop within a minute of Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    kill(&child, "-INT");
+    exits_within(&mut child, Duration::from_secs(60));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The harness every CLI test uses.
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -77,4 +78,26 @@ pub fn squad_file() -> PathBuf {
     let file = shared.join("eval").join("squad2-dev-public.json");
     assert!(file.is_file(), "{} is missing: set LORE_SHARED_DIR to the folder holding eval/", file.display());
     file
+}
+
+/// The child's exit status, or a failure (after killing it) if it is still running after `timeout`:
+/// a process that ignores Ctrl-C must fail the test, not hang the suite.
+pub fn exits_within(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not stop within {timeout:?} of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn kill(child: &Child, signal: &str) {
+    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
 }

@@ -31,24 +31,25 @@ pub async fn run(config: Config, command: BenchCommand) -> anyhow::Result<ExitCo
     }
 }
 
-/// A line of `/proc/self/status` (e.g. `VmHWM`), in MiB.
-fn proc_status_mib(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+/// A line of `/proc/<process>/status` (e.g. `VmHWM`), in MiB.
+fn proc_status_mib(process: &str, key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    let kb = line.split_whitespace().nth(1)?.parse::<f64>().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resident memory of another process on this machine (a Qdrant server), in MiB.
+fn process_rss_mib(pid: u32) -> Option<f64> {
+    proc_status_mib(&pid.to_string(), "VmRSS:")
 }
 
 /// Peak resident memory of this process so far, in MiB.
 fn peak_rss_mib() -> f64 {
-    proc_status_mib("VmHWM:")
+    proc_status_mib("self", "VmHWM:").unwrap_or(0.0)
 }
 
 /// Resident memory of this process now, in MiB.
 fn rss_mib() -> f64 {
-    proc_status_mib("VmRSS:")
+    proc_status_mib("self", "VmRSS:").unwrap_or(0.0)
 }

@@ -13,8 +13,9 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lore_core::config::Config;
-use lore_core::datadir::DataDir;
+use lore_core::datadir::{DataDir, WriterLock};
 use lore_core::embed::{Embedder, TokenCounter};
+use lore_core::qdrant_server::{QdrantServerIndex, ServerSettings};
 use lore_core::text::{OpenMode, TantivyTextIndex, TextIndex};
 use lore_core::vectors::{EdgeVectorIndex, VectorIndex, VectorPoint};
 use lore_core::{Chunk, ChunkId, DocumentId, DocumentKind, DocumentMeta, EVERYONE};
@@ -24,7 +25,7 @@ use lore_retrieve::{Access, Mode, Retriever, SearchRequest, Timings};
 use serde::Serialize;
 
 use super::synthetic::{is_public, Rng, Sentences};
-use super::{peak_rss_mib, rss_mib};
+use super::{peak_rss_mib, process_rss_mib, rss_mib};
 use crate::commands::progress::BarProgress;
 use crate::commands::search::ModeArg;
 use crate::engine;
@@ -57,6 +58,13 @@ pub struct SearchBenchArgs {
     /// `lore serve` over the same corpus with scripts/bench-http.sh).
     #[arg(long, value_name = "FILE")]
     pub export_queries: Option<PathBuf>,
+    /// With vectors.url (a Qdrant server, synthetic vectors only): the server's process id, to report
+    /// its memory (it must run on this machine).
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// With vectors.url: the server's storage folder, to report its disk use.
+    #[arg(long, value_name = "DIR")]
+    pub server_storage: Option<PathBuf>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -96,6 +104,11 @@ struct SearchBench {
     peak_rss_mib: f64,
     build_s: f64,
     cores: usize,
+    /// `qdrant-server` (both indexes there) or `tantivy+qdrant-edge`.
+    engines: &'static str,
+    /// The server's memory and disk, when asked for (`--server-pid`, `--server-storage`).
+    server_rss_mib: Option<f64>,
+    server_disk_mib: Option<f64>,
 }
 
 pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<ExitCode> {
@@ -117,9 +130,19 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
     let embedder: Arc<dyn Embedder> = engine::load_embedder(&config).await?;
 
     let build_started = Instant::now();
+    let server = ServerSettings::from_config(&config.vectors, config.embedding.dimensions).map(|mut settings| {
+        settings.collection = format!("lore_bench_{kind}_{}", args.chunks);
+        settings
+    });
+    anyhow::ensure!(
+        server.is_none() || args.synthetic_vectors,
+        "with vectors.url, measure a corpus of --synthetic-vectors (the real-embedding corpus is built by `lore ingest`)"
+    );
+    let engines = if server.is_some() { "qdrant-server" } else { "tantivy+qdrant-edge" };
     let (text, vectors) = if args.synthetic_vectors {
         let (sentences, embedder, dir, chunks) = (sentences.clone(), embedder.clone(), dir.clone(), args.chunks);
-        tokio::task::spawn_blocking(move || build_synthetic(&dir, &sentences, chunks, embedder.as_ref())).await??
+        tokio::task::spawn_blocking(move || build_synthetic(&dir, &sentences, chunks, embedder.as_ref(), server))
+            .await??
     } else {
         build_real(&config, &dir, &sentences, args.chunks).await?
     };
@@ -175,6 +198,9 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
         peak_rss_mib: peak_rss_mib(),
         build_s,
         cores: Config::cores(),
+        engines,
+        server_rss_mib: args.server_pid.and_then(process_rss_mib),
+        server_disk_mib: args.server_storage.as_deref().map(dir_mib),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -262,6 +288,70 @@ const BASE_VECTORS: u64 = 2048;
 /// Chunks written between two commits of the synthetic corpus.
 const SYNTHETIC_BATCH: u64 = 2000;
 
+/// Where the synthetic corpus is written: the data directory's tantivy and Qdrant Edge (under its
+/// writer lock), or one collection on a Qdrant server, with the marker saying it is complete.
+struct BenchIndexes {
+    text: Arc<dyn TextIndex>,
+    vectors: Arc<dyn VectorIndex>,
+    server: Option<Arc<QdrantServerIndex>>,
+    built: PathBuf,
+    _lock: Option<WriterLock>,
+}
+
+impl BenchIndexes {
+    /// Opens them; a corpus whose build did not finish is started again from nothing.
+    fn open(dir: &Path, dimensions: usize, server: Option<ServerSettings>) -> anyhow::Result<Self> {
+        if let Some(settings) = server {
+            let built = dir.join(format!("built-on-server-{}", settings.collection));
+            let mut index = QdrantServerIndex::connect(settings.clone())?;
+            if !built.exists() {
+                index.delete_collection()?;
+                index = QdrantServerIndex::connect(settings)?;
+            }
+            let index = Arc::new(index);
+            return Ok(Self { text: index.clone(), vectors: index.clone(), server: Some(index), built, _lock: None });
+        }
+        let data = DataDir::create(dir.join("data"))?;
+        let lock = data.lock_for_writing("lore bench search")?;
+        let built = dir.join("built");
+        if !built.exists() {
+            for stale in [data.text_dir(), data.vectors_dir()] {
+                if stale.exists() {
+                    std::fs::remove_dir_all(&stale)?;
+                }
+            }
+        }
+        let text = TantivyTextIndex::open(&data.text_dir(), OpenMode::Write)?;
+        if built.exists() && text.optimize()? {
+            eprintln!("Merged the full-text segments of a corpus built by an older lore");
+        }
+        let vectors = EdgeVectorIndex::open(&data.vectors_dir(), dimensions)?;
+        Ok(Self { text: Arc::new(text), vectors: Arc::new(vectors), server: None, built, _lock: Some(lock) })
+    }
+
+    /// Makes the searches of what was written fast: the HNSW graph and merged segments locally, the
+    /// server's own background indexing waited for.
+    fn finish(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        match &self.server {
+            Some(server) => {
+                eprintln!("Waiting for the Qdrant server to index the collection");
+                server.wait_until_optimized(std::time::Duration::from_secs(4 * 3600))?;
+                eprintln!("The server indexed the collection in {:.0} s", started.elapsed().as_secs_f64());
+            }
+            None => {
+                self.vectors.optimize()?;
+                self.vectors.flush()?;
+                eprintln!("Built the vector search graph in {:.0} s", started.elapsed().as_secs_f64());
+                let merge_started = Instant::now();
+                self.text.optimize()?;
+                eprintln!("Merged the full-text segments in {:.0} s", merge_started.elapsed().as_secs_f64());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The synthetic-vector corpus, written straight into the indexes (no catalog: search does not read
 /// it). Vector `n` is `0.8 a + 0.2 b + noise` for two real embeddings `a`, `b`, normalised: clustered
 /// like real data, unlike uniform random vectors. Blocking.
@@ -270,23 +360,11 @@ fn build_synthetic(
     sentences: &Sentences,
     chunks: u64,
     embedder: &dyn Embedder,
+    server: Option<ServerSettings>,
 ) -> anyhow::Result<(Arc<dyn TextIndex>, Arc<dyn VectorIndex>)> {
-    let data = DataDir::create(dir.join("data"))?;
-    let _lock = data.lock_for_writing("lore bench search")?;
-    let built = dir.join("built");
-    if !built.exists() {
-        for stale in [data.text_dir(), data.vectors_dir()] {
-            if stale.exists() {
-                std::fs::remove_dir_all(&stale)?;
-            }
-        }
-    }
-    let text = TantivyTextIndex::open(&data.text_dir(), OpenMode::Write)?;
-    let vectors = EdgeVectorIndex::open(&data.vectors_dir(), embedder.dimensions())?;
-    if built.exists() && text.optimize()? {
-        eprintln!("Merged the full-text segments of a corpus built by an older lore");
-    }
-    if !built.exists() {
+    let indexes = BenchIndexes::open(dir, embedder.dimensions(), server)?;
+    let (text, vectors) = (&indexes.text, &indexes.vectors);
+    if !indexes.built.exists() {
         eprintln!("Embedding {BASE_VECTORS} real chunks for the synthetic vectors to derive from");
         let started = Instant::now();
         let texts: Vec<String> = (0..BASE_VECTORS).map(|n| sentences.chunk_text(n)).collect();
@@ -311,21 +389,11 @@ fn build_synthetic(
         bar.finish_and_clear();
         text.commit()?;
         vectors.flush()?;
-        eprintln!(
-            "Wrote {} chunks in {:.0} s; building the vector search graph",
-            thousands(chunks),
-            started.elapsed().as_secs_f64()
-        );
-        let graph_started = Instant::now();
-        vectors.optimize()?;
-        vectors.flush()?;
-        eprintln!("Built the vector search graph in {:.0} s", graph_started.elapsed().as_secs_f64());
-        let merge_started = Instant::now();
-        text.optimize()?;
-        eprintln!("Merged the full-text segments in {:.0} s", merge_started.elapsed().as_secs_f64());
-        std::fs::write(&built, b"")?;
+        eprintln!("Wrote {} chunks in {:.0} s", thousands(chunks), started.elapsed().as_secs_f64());
+        indexes.finish()?;
+        std::fs::write(&indexes.built, b"")?;
     }
-    Ok((Arc::new(text), Arc::new(vectors)))
+    Ok((indexes.text.clone(), indexes.vectors.clone()))
 }
 
 fn synthetic_chunk(sentences: &Sentences, base: &[Vec<f32>], n: u64) -> (DocumentMeta, Chunk, Vec<f32>) {
@@ -390,4 +458,11 @@ fn print(r: &SearchBench) {
     println!("  index size                 text {:.0} MiB, vectors {:.0} MiB", r.text_index_mib, r.vector_index_mib);
     println!("  memory                     RSS {:.0} MiB, peak {:.0} MiB (build included)", r.rss_mib, r.peak_rss_mib);
     println!("  corpus build (this run)    {:.1} s", r.build_s);
+    println!("  engines                    {}", r.engines);
+    if let Some(rss) = r.server_rss_mib {
+        println!("  Qdrant server memory       RSS {rss:.0} MiB");
+    }
+    if let Some(disk) = r.server_disk_mib {
+        println!("  Qdrant server disk         {disk:.0} MiB");
+    }
 }

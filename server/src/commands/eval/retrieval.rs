@@ -89,6 +89,7 @@ pub async fn run(mut config: Config, args: RetrievalArgs) -> anyhow::Result<Exit
         "chunks": report.counts.chunks,
         "queries": dataset.queries.len(),
         "index_s": index_s,
+        "lexical_engine": built.lexical,
         "fusion": config.retrieval,
     });
     if args.json {
@@ -110,11 +111,12 @@ pub async fn run(mut config: Config, args: RetrievalArgs) -> anyhow::Result<Exit
 
 fn print_table(modes: &BTreeMap<&str, Metrics>, default: &str, run: &Value, sweep: Option<&[SweepPoint]>) {
     println!(
-        "lore eval retrieval: {} queries over {} documents ({} chunks), indexed in {:.1} s",
+        "lore eval retrieval: {} queries over {} documents ({} chunks), indexed in {:.1} s; bm25 by {}",
         run["queries"],
         run["indexed_documents"],
         run["chunks"],
-        run["index_s"].as_f64().unwrap_or(0.0)
+        run["index_s"].as_f64().unwrap_or(0.0),
+        run["lexical_engine"].as_str().unwrap_or("?")
     );
     println!(
         "  {:<14} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",

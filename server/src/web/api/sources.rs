@@ -184,9 +184,9 @@ pub async fn queue_job(state: &AppState, caller: &Caller, name: &str, remove: bo
     } else {
         IngestJob::sync(source.name.clone(), source.root.clone(), None)
     };
-    let action = if remove { "remove" } else { "sync" };
+    let action = job.action().as_str().into();
     let queued = state.jobs.enqueue(job).await?;
-    Ok(JobAccepted { source: source.name, action: action.into(), queued })
+    Ok(JobAccepted { source: source.name, action, queued })
 }
 
 /// Re-syncs a source in the background: new and changed files are read, deleted ones removed.
