@@ -26,6 +26,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::web::access::bearer_matches;
+
 /// Largest request body: a prompt of passages is tens of KiB.
 const MAX_BODY_BYTES: usize = 1 << 20;
 /// Messages one request may carry.
@@ -92,13 +94,7 @@ fn error_json(status: StatusCode, message: impl Into<String>) -> Response {
 
 async fn require_key(State(state): State<ModelState>, request: Request, next: Next) -> Response {
     if let Some(key) = &state.api_key {
-        let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let given = given.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        // Compared in constant time: the key is a password.
-        let matches = given.is_some_and(|g| {
-            g.len() == key.len() && g.bytes().zip(key.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0
-        });
-        if !matches {
+        if !bearer_matches(request.headers(), key) {
             return error_json(StatusCode::UNAUTHORIZED, "a valid bearer token (generation.api_key) is required");
         }
     }

@@ -7,6 +7,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 use lore_core::catalog::DocumentRecord;
 use lore_core::EVERYONE;
 use lore_retrieve::Access;
@@ -75,4 +76,18 @@ impl FromRequestParts<AppState> for Caller {
         let is_admin = principals.iter().any(|p| *p == server.admin_principal);
         Ok(Caller { access: Access::Principals(principals), is_admin })
     }
+}
+
+/// Whether the request carries `Authorization: Bearer <secret>`, compared in time that does not depend
+/// on where a wrong token differs (`/metrics`, `lore serve-model`).
+pub fn bearer_matches(headers: &HeaderMap, secret: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), secret.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }

@@ -9,6 +9,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::web::access::bearer_matches;
 use crate::web::error::ApiError;
 use crate::web::exposure::is_loopback;
 use crate::web::state::{AppState, ModelStatus};
@@ -59,11 +60,7 @@ pub async fn metrics(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let allowed = match &state.config.server.metrics_token {
-        Some(token) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes())),
+        Some(token) => bearer_matches(&headers, token),
         None => peer.is_some_and(|Extension(ConnectInfo(addr))| is_loopback(addr.ip())),
     };
     if !allowed {
@@ -72,9 +69,4 @@ pub async fn metrics(
     }
     let text = state.metrics.render(state.answer_queue_depth(), state.jobs.depth());
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
-}
-
-/// Compares secrets in time that does not depend on where they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
