@@ -61,6 +61,12 @@ impl DataDir {
         self.root.join("text")
     }
 
+    /// Written by `lore serve` while it holds the directory (its URL and process id), so that other
+    /// commands can point to it.
+    pub fn server_note_path(&self) -> PathBuf {
+        self.root.join("server.json")
+    }
+
     /// Takes the writer lock, waiting up to `patience` for another holder to finish; a server (which never
     /// finishes by itself) gets the same error as [`Self::lock_for_writing`] at once.
     pub fn lock_waiting(&self, holder: &str, patience: std::time::Duration) -> Result<WriterLock, DataDirError> {

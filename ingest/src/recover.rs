@@ -93,8 +93,7 @@ async fn purge_by_chunk_id(stores: &Stores, documents: Vec<DocumentId>) -> Resul
 pub async fn purge_from_indexes(stores: &Stores, documents: Vec<DocumentId>) -> Result<(), StoresError> {
     let stores = stores.clone();
     tokio::task::spawn_blocking(move || -> Result<(), StoresError> {
-        stores.text.delete_documents(&documents)?;
-        stores.vectors.delete_documents(&documents)?;
+        stores.delete_from_indexes(&documents)?;
         stores.persist_indexes()
     })
     .await

@@ -9,6 +9,7 @@ use lore_core::qdrant_server::QdrantServerIndex;
 use lore_core::queue::JobQueue;
 use lore_core::text::{OpenMode, TantivyTextIndex, TextError, TextIndex};
 use lore_core::vectors::{EdgeVectorIndex, VectorError, VectorIndex};
+use lore_core::DocumentId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoresError {
@@ -32,6 +33,9 @@ pub struct Stores {
     pub text: Arc<dyn TextIndex>,
     pub vectors: Arc<dyn VectorIndex>,
     lock: Option<Arc<WriterLock>>,
+    /// Both indexes are one Qdrant server collection (a point per chunk carries the text and the
+    /// vector): deleting or relabelling through one already did it for the other.
+    one_collection: bool,
 }
 
 impl Stores {
@@ -71,6 +75,7 @@ impl Stores {
             text: Arc::new(text),
             vectors: Arc::new(vectors),
             lock: Some(Arc::new(lock)),
+            one_collection: false,
         })
     }
 
@@ -80,7 +85,14 @@ impl Stores {
     where
         C: Catalog + JobQueue + 'static,
     {
-        Self { catalog: catalog.clone(), queue: catalog, text: index.clone(), vectors: index, lock: None }
+        Self {
+            catalog: catalog.clone(),
+            queue: catalog,
+            text: index.clone(),
+            vectors: index,
+            lock: None,
+            one_collection: true,
+        }
     }
 
     /// The embedded catalog of `data_dir` (under a writer lock the caller took) with a Qdrant server
@@ -97,6 +109,26 @@ impl Stores {
     /// Whether something lives in the data directory (and this value holds its writer lock).
     pub fn holds_data_dir(&self) -> bool {
         self.lock.is_some()
+    }
+
+    /// Removes the chunks of `documents` from both indexes (one request where they are one
+    /// collection). Blocking; durable after [`Self::persist_indexes`].
+    pub fn delete_from_indexes(&self, documents: &[DocumentId]) -> Result<(), StoresError> {
+        self.text.delete_documents(documents)?;
+        if !self.one_collection {
+            self.vectors.delete_documents(documents)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the chunks of `documents` the ACL `acl` in both indexes (one request where they are one
+    /// collection). Blocking; durable after [`Self::persist_indexes`].
+    pub fn relabel_in_indexes(&self, documents: &[DocumentId], acl: &[String]) -> Result<(), StoresError> {
+        self.text.relabel(documents, acl)?;
+        if !self.one_collection {
+            self.vectors.relabel(documents, acl)?;
+        }
+        Ok(())
     }
 
     /// Makes every index write so far durable: tantivy commit, then Qdrant Edge flush. Blocking.

@@ -291,8 +291,7 @@ impl Syncer {
         let stores = self.stores.clone();
         let (ids, labels) = (documents.clone(), acl.to_vec());
         tokio::task::spawn_blocking(move || -> Result<(), StoresError> {
-            stores.text.relabel(&ids, &labels)?;
-            stores.vectors.relabel(&ids, &labels)?;
+            stores.relabel_in_indexes(&ids, &labels)?;
             stores.persist_indexes()
         })
         .await
@@ -778,8 +777,7 @@ impl Writer {
         let stores = self.stores.clone();
         let documents = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
             let ids: Vec<DocumentId> = documents.iter().map(|(meta, ..)| meta.id).collect();
-            stores.text.delete_documents(&ids)?;
-            stores.vectors.delete_documents(&ids)?;
+            stores.delete_from_indexes(&ids)?;
             for (meta, chunks, vectors, _) in &documents {
                 stores.text.add(meta, chunks)?;
                 let points: Vec<_> = chunks

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde::Serialize;
 
-pub use postgres::{redact as redact_url, PostgresCatalog};
+pub use postgres::{create_database, drop_database, redact as redact_url, PostgresCatalog};
 pub(crate) use rows::storable;
 pub use sqlite::SqliteCatalog;
 

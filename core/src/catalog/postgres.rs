@@ -88,6 +88,54 @@ impl QueueWaiter for NotifyWaiter {
     }
 }
 
+/// A database of its own on the server `url` points at (same role), for a benchmark that must not
+/// touch the shared catalog: created empty, its URL returned; [`drop_database`] removes it. `name` is
+/// lowercase letters, digits and underscores.
+pub async fn create_database(url: &str, name: &str) -> Result<String> {
+    admin_statement(url, name, "CREATE DATABASE").await?;
+    Ok(with_database(url, name))
+}
+
+/// Drops a database [`create_database`] made (and the connections still open to it).
+pub async fn drop_database(url: &str, name: &str) -> Result<()> {
+    admin_statement(url, name, "DROP DATABASE IF EXISTS").await.map(|_| ())
+}
+
+async fn admin_statement(url: &str, name: &str, statement: &str) -> Result<()> {
+    use sqlx::Connection;
+    let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !plain {
+        return Err(CatalogError::Unreachable {
+            url: redact(url),
+            reason: format!("'{name}' is not a plain database name (lowercase letters, digits, underscores)"),
+        });
+    }
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| CatalogError::Unreachable { url: redact(url), reason: e.to_string() })?;
+    let mut connection = sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(|e| CatalogError::Unreachable { url: redact(url), reason: e.to_string() })?;
+    let force = if statement.starts_with("DROP") { " WITH (FORCE)" } else { "" };
+    // A name cannot be a bound parameter; it was checked to be a plain identifier above.
+    sqlx::query(&format!("{statement} \"{name}\"{force}")).execute(&mut connection).await?;
+    connection.close().await?;
+    Ok(())
+}
+
+/// `url` with its database replaced by `name` (user, password, host and parameters kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, parameters) = url.split_once('?').map_or((url, None), |(base, query)| (base, Some(query)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match parameters {
+        Some(parameters) => format!("{base}/{name}?{parameters}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 /// `url` without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
@@ -115,7 +163,17 @@ impl_sql_queue!(
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, with_database};
+
+    #[test]
+    fn another_database_on_the_same_server_keeps_everything_but_the_name() {
+        assert_eq!(with_database("postgres://lore:pw@db:5432/lore", "bench_1"), "postgres://lore:pw@db:5432/bench_1");
+        assert_eq!(
+            with_database("postgres://lore@db/lore?sslmode=require", "bench_1"),
+            "postgres://lore@db/bench_1?sslmode=require"
+        );
+        assert_eq!(with_database("postgresql://db:5432", "bench_1"), "postgresql://db:5432/bench_1");
+    }
 
     #[test]
     fn passwords_and_parameters_never_reach_messages() {

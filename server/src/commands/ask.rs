@@ -12,9 +12,9 @@ use lore_retrieve::SearchError;
 use tokio::sync::mpsc;
 
 use crate::commands::scope::ScopeArgs;
-use crate::engine;
 use crate::terminal::Style;
-use crate::web::schema::{AnswerJson, Detail};
+use lore_engine as engine;
+use lore_web::schema::{AnswerJson, Detail};
 
 #[derive(Args)]
 pub struct AskArgs {

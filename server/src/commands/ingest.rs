@@ -11,8 +11,8 @@ use lore_core::config::Config;
 use lore_ingest::{SyncOptions, SyncReport};
 
 use super::progress::BarProgress;
-use crate::engine;
 use crate::terminal::{rate, thousands};
+use lore_engine as engine;
 
 #[derive(Args)]
 pub struct IngestArgs {

@@ -9,9 +9,9 @@ use lore_core::config::{Config, FusionMethod};
 use lore_retrieve::{Mode, SearchError, SearchRequest, SearchResults};
 
 use crate::commands::scope::ScopeArgs;
-use crate::engine;
 use crate::terminal::Style;
-use crate::web::schema::{Detail, SearchJson};
+use lore_engine as engine;
+use lore_web::schema::{Detail, SearchJson};
 
 #[derive(Args)]
 pub struct SearchArgs {

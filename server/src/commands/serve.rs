@@ -9,7 +9,7 @@ use clap::Args;
 use lore_core::config::Config;
 
 use super::signals::ShutdownSignals;
-use crate::web::{Application, ServeOptions};
+use lore_web::{Application, ServeOptions};
 
 #[derive(Args)]
 pub struct ServeArgs {

@@ -8,8 +8,8 @@ use clap::Args;
 use lore_core::config::Config;
 
 use super::signals::ShutdownSignals;
-use crate::engine;
-use crate::model_service::ModelService;
+use lore_engine as engine;
+use lore_web::model_service::ModelService;
 
 #[derive(Args)]
 pub struct ServeModelArgs {

@@ -8,8 +8,8 @@ use lore_core::config::Config;
 use lore_core::datadir::DataDir;
 use serde_json::json;
 
-use crate::engine;
 use crate::terminal::thousands;
+use lore_engine as engine;
 
 #[derive(Args)]
 pub struct StatusArgs {

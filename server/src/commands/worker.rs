@@ -18,7 +18,7 @@ use lore_ingest::worker::{NoHooks, Worker, WorkerHealth, WorkerSettings};
 use serde::Serialize;
 
 use super::signals::ShutdownSignals;
-use crate::engine;
+use lore_engine as engine;
 
 /// Lock holder name of a worker.
 const WORKER_HOLDER: &str = "lore worker";

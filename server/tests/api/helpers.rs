@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lore::web::{Application, ServeOptions};
 use lore_core::config::Config;
+use lore_web::{Application, ServeOptions};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;

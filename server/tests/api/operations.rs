@@ -74,5 +74,8 @@ async fn other_commands_are_refused_while_serving_and_shutdown_leaves_consistent
         .output()
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
-    assert!(!data_dir.join(lore::web::SERVER_FILE).exists(), "the server note is removed on shutdown");
+    assert!(
+        !lore_core::datadir::DataDir::new(&data_dir).server_note_path().exists(),
+        "the server note is removed on shutdown"
+    );
 }

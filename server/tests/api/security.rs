@@ -145,8 +145,8 @@ async fn a_rebinding_page_cannot_reach_the_api_and_sources_stay_inside_their_roo
 async fn a_non_loopback_address_needs_an_authentication_mode() {
     let dir = tempfile::tempdir().unwrap();
     let config = lore_testkit::config(&dir.path().join("data"));
-    let options = lore::web::ServeOptions { addr: "0.0.0.0:0".parse().unwrap(), ingest: Vec::new(), no_worker: false };
-    let err = lore::web::Application::build(config, options).await.err().expect("refused").to_string();
+    let options = lore_web::ServeOptions { addr: "0.0.0.0:0".parse().unwrap(), ingest: Vec::new(), no_worker: false };
+    let err = lore_web::Application::build(config, options).await.err().expect("refused").to_string();
     assert!(err.contains("server.principal_header"), "{err}");
 }
 

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use super::peak_rss_mib;
 use crate::commands::progress::BarProgress;
-use crate::engine;
 use crate::terminal::thousands;
+use lore_engine as engine;
 
 #[derive(Args)]
 pub struct IngestBenchArgs {

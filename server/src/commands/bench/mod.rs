@@ -4,6 +4,7 @@ mod generate;
 mod ingest;
 mod search;
 mod synthetic;
+mod workers;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ pub enum BenchCommand {
     /// Prompt reading and answer writing speed of the local model in mistral.rs, beside llama.cpp on the
     /// same GGUF file (scripts/bench-generate.sh), with time to first token and peak memory.
     Generate(generate::GenerateBenchArgs),
+    /// Ingest a corpus (one source per subfolder) with 1, 2, ... `lore worker` processes sharing the job
+    /// queue (needs catalog.url and vectors.url), and measure the queue's own cost per job.
+    Workers(workers::WorkersBenchArgs),
 }
 
 pub async fn run(config: Config, command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -28,6 +32,7 @@ pub async fn run(config: Config, command: BenchCommand) -> anyhow::Result<ExitCo
         BenchCommand::Ingest(args) => ingest::run(config, args).await,
         BenchCommand::Search(args) => search::run(config, args).await,
         BenchCommand::Generate(args) => generate::run(config, args).await,
+        BenchCommand::Workers(args) => workers::run(config, args).await,
     }
 }
 

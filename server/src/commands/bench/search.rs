@@ -28,8 +28,8 @@ use super::synthetic::{is_public, Rng, Sentences};
 use super::{peak_rss_mib, process_rss_mib, rss_mib};
 use crate::commands::progress::BarProgress;
 use crate::commands::search::ModeArg;
-use crate::engine;
 use crate::terminal::thousands;
+use lore_engine as engine;
 
 #[derive(Args)]
 pub struct SearchBenchArgs {

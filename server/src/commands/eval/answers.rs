@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{build_index, query_bar};
-use crate::engine;
+use lore_engine as engine;
 
 #[derive(Args)]
 pub struct AnswersArgs {

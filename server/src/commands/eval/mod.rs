@@ -22,7 +22,7 @@ use lore_eval::dataset::EvalDocument;
 use lore_ingest::{SyncOptions, SyncReport, Syncer};
 
 use super::progress::BarProgress;
-use crate::engine;
+use lore_engine as engine;
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
