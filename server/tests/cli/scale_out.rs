@@ -124,6 +124,20 @@ impl Cluster {
         hits["hits"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Waits until the replica's language model has loaded (`/readyz`): it searches at once, answers
+    /// only then.
+    fn wait_until_ready(&self, web: usize, timeout: Duration) {
+        let (started, url) = (Instant::now(), format!("{}/readyz", self.url(web)));
+        loop {
+            let ready = self.runtime.block_on(async { self.client.get(&url).send().await.unwrap().status() });
+            if ready.is_success() {
+                return;
+            }
+            assert!(started.elapsed() < timeout, "replica {web} not ready after {timeout:?}: {ready}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     /// Waits until the replica's status shows nothing queued or running and `done` finished jobs.
     fn wait_for_jobs(&self, web: usize, done: usize, timeout: Duration) -> Value {
         let started = Instant::now();
@@ -209,6 +223,7 @@ fn two_workers_and_two_replicas_share_one_catalog_and_one_qdrant_server() {
     assert_eq!(status["recent"][0]["outcome"], "completed", "{status:#}");
     let hits = cluster.search(1, "vpn hotel");
     assert_eq!(hits.first().map(|h| h["document_path"].clone()), Some(json!("vpn.md")), "{hits:?}");
+    cluster.wait_until_ready(1, Duration::from_secs(120));
     let answer = cluster.runtime.block_on(async {
         let url = format!("{}/api/ask", cluster.url(1));
         let response = cluster

@@ -186,7 +186,7 @@ async fn ingest_with_workers(
     // Opened here first, so the schema and the collection exist before the workers race to make them.
     let stores = engine::open_stores(&scratch.config, "lore bench workers").await?;
     let config_file = scratch.dir.path().join("lore.toml");
-    std::fs::write(&config_file, toml::to_string(&scratch.config).context("cannot write the workers' configuration")?)?;
+    write_config(&scratch.config, &config_file)?;
     let mut children = Vec::new();
     for n in 0..workers {
         children.push(WorkerProcess::start(&config_file, &format!("bench-{n}"))?);
@@ -217,6 +217,13 @@ async fn ingest_with_workers(
     Ok(WorkersRun { workers, documents, chunks, ingest_s, chunks_per_s: chunks as f64 / ingest_s, speedup: 1.0 })
 }
 
+/// The whole effective configuration as a file a child process loads: the children get no `LORE_*`
+/// variables, so this file is all they read.
+fn write_config(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let text = toml::to_string(config).context("cannot write the workers' configuration")?;
+    std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))
+}
+
 /// A `lore worker` child process, stopped (SIGTERM, then waited for) when dropped.
 struct WorkerProcess {
     name: String,
@@ -227,7 +234,16 @@ impl WorkerProcess {
     /// Starts a worker with `config_file` and waits until it has loaded its models and listens.
     fn start(config_file: &Path, name: &str) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("cannot find the lore binary")?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        // The parent's settings (a catalog.url in LORE_CATALOG__URL, say) must not override the
+        // benchmark's own database and collection in the file.
+        for (variable, _) in std::env::vars_os() {
+            let variable = variable.to_string_lossy().to_string();
+            if variable.starts_with("LORE_") && variable != "LORE_LOG" {
+                command.env_remove(variable);
+            }
+        }
+        let mut child = command
             .arg("--config")
             .arg(config_file)
             .args(["worker", "--name", name])
@@ -354,4 +370,27 @@ fn print(result: &WorkersBench) {
          an idle worker wakes {:.1} ms after a job arrives (p95 {:.1})",
         q.jobs, q.per_job_ms, q.enqueue_ms, q.claim_ms, q.heartbeat_ms, q.finish_ms, q.wake_p50_ms, q.wake_p95_ms
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use lore_core::config::{Config, Overrides};
+
+    #[test]
+    fn the_workers_configuration_file_reads_back_as_the_benchmarks_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.catalog.url = Some("postgres://lore@127.0.0.1:5432/lore_bench_workers_1_2".into());
+        config.vectors.url = Some("http://127.0.0.1:6334".into());
+        config.vectors.collection = "lore_bench_workers_1_2".into();
+        config.data_dir = dir.path().join("data");
+        let file = dir.path().join("lore.toml");
+        super::write_config(&config, &file).unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.catalog.url, config.catalog.url);
+        assert_eq!(loaded.vectors.url, config.vectors.url);
+        assert_eq!(loaded.vectors.collection, config.vectors.collection);
+        assert_eq!(loaded.data_dir, config.data_dir);
+        assert_eq!(loaded.queue, config.queue);
+    }
 }
