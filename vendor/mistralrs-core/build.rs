@@ -73,29 +73,37 @@ fn main() {
 }
 
 fn set_git_revision() {
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .and_then(|output| {
-            if output.status.success() {
-                String::from_utf8(output.stdout).ok()
-            } else {
-                None
-            }
-        })
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string());
-
+    // A packager, or a project that vendors this crate inside its own repository, names the revision:
+    // probing git there would read the enclosing repository's, and change with each of its commits.
+    println!("cargo:rerun-if-env-changed=MISTRALRS_GIT_REVISION");
+    if let Ok(revision) = std::env::var("MISTRALRS_GIT_REVISION") {
+        println!("cargo:rustc-env=MISTRALRS_GIT_REVISION={revision}");
+        return;
+    }
+    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=MISTRALRS_GIT_REVISION={commit}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    if let Ok(head) = std::fs::read_to_string(".git/HEAD") {
-        if let Some(ref_path) = head.strip_prefix("ref:") {
-            let ref_path = ref_path.trim();
-            if !ref_path.is_empty() {
-                println!("cargo:rerun-if-changed=.git/{}", ref_path);
+    // Only paths that exist: cargo re-runs a build script whose rerun-if-changed path is missing on
+    // every build (`.git/HEAD` relative to this crate's folder is missing in a workspace checkout),
+    // and with it recompiles the whole crate.
+    println!("cargo:rerun-if-changed=build.rs");
+    if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        let git_dir = std::path::PathBuf::from(git_dir);
+        let head = git_dir.join("HEAD");
+        if let Ok(text) = std::fs::read_to_string(&head) {
+            println!("cargo:rerun-if-changed={}", head.display());
+            if let Some(reference) = text.strip_prefix("ref:").map(str::trim).filter(|r| !r.is_empty()) {
+                let reference = git_dir.join(reference);
+                if reference.exists() {
+                    println!("cargo:rerun-if-changed={}", reference.display());
+                }
             }
         }
     }
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("git").args(args).output().ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let text = text.trim();
+    (output.status.success() && !text.is_empty()).then(|| text.to_string())
 }

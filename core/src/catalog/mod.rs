@@ -37,6 +37,8 @@ pub enum CatalogError {
     SourceRootConflict { name: String, existing: PathBuf },
     #[error("cannot reach the catalog database at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("'{0}' is not a plain database name (lowercase letters, digits, underscores)")]
+    InvalidDatabaseName(String),
     #[error("catalog holds invalid data: {0}")]
     Corrupt(String),
 }

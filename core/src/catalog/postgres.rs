@@ -92,32 +92,37 @@ impl QueueWaiter for NotifyWaiter {
 /// touch the shared catalog: created empty, its URL returned; [`drop_database`] removes it. `name` is
 /// lowercase letters, digits and underscores.
 pub async fn create_database(url: &str, name: &str) -> Result<String> {
-    admin_statement(url, name, "CREATE DATABASE").await?;
+    admin_statement(url, name, DatabaseStatement::Create).await?;
     Ok(with_database(url, name))
 }
 
 /// Drops a database [`create_database`] made (and the connections still open to it).
 pub async fn drop_database(url: &str, name: &str) -> Result<()> {
-    admin_statement(url, name, "DROP DATABASE IF EXISTS").await.map(|_| ())
+    admin_statement(url, name, DatabaseStatement::Drop).await
 }
 
-async fn admin_statement(url: &str, name: &str, statement: &str) -> Result<()> {
+enum DatabaseStatement {
+    Create,
+    Drop,
+}
+
+async fn admin_statement(url: &str, name: &str, statement: DatabaseStatement) -> Result<()> {
     use sqlx::Connection;
     let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !plain {
-        return Err(CatalogError::Unreachable {
-            url: redact(url),
-            reason: format!("'{name}' is not a plain database name (lowercase letters, digits, underscores)"),
-        });
+        return Err(CatalogError::InvalidDatabaseName(name.to_string()));
     }
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| CatalogError::Unreachable { url: redact(url), reason: e.to_string() })?;
     let mut connection = sqlx::PgConnection::connect_with(&options)
         .await
         .map_err(|e| CatalogError::Unreachable { url: redact(url), reason: e.to_string() })?;
-    let force = if statement.starts_with("DROP") { " WITH (FORCE)" } else { "" };
     // A name cannot be a bound parameter; it was checked to be a plain identifier above.
-    sqlx::query(&format!("{statement} \"{name}\"{force}")).execute(&mut connection).await?;
+    let sql = match statement {
+        DatabaseStatement::Create => format!("CREATE DATABASE \"{name}\""),
+        DatabaseStatement::Drop => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    };
+    sqlx::query(&sql).execute(&mut connection).await?;
     connection.close().await?;
     Ok(())
 }

@@ -23,6 +23,10 @@ use lore_engine as engine;
 /// Lock holder name of a worker.
 const WORKER_HOLDER: &str = "lore worker";
 
+/// How a worker's first line on stderr begins once it has loaded its models and takes jobs: what
+/// `lore bench workers` (and anything else that starts workers) waits for.
+pub const READY_PREFIX: &str = "Lore worker ";
+
 #[derive(Args)]
 pub struct WorkerArgs {
     /// Name in the queue and the status pages; default host:process id.
@@ -55,7 +59,7 @@ pub async fn run(config: Config, args: WorkerArgs) -> anyhow::Result<ExitCode> {
         serve_health(addr, name.clone(), worker.health(), patience, stop_rx.clone()).await?;
     }
     let worker = tokio::spawn(worker.run(stop_rx));
-    eprintln!("Lore worker {name} takes jobs from {} (Ctrl-C stops it)", lore_core::catalog::redact_url(&url));
+    eprintln!("{READY_PREFIX}{name} takes jobs from {} (Ctrl-C stops it)", lore_core::catalog::redact_url(&url));
     stop.received().await;
     eprintln!("stopping: the files being ingested are committed and the job goes back to the queue");
     stop_tx.send_replace(true);

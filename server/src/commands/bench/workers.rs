@@ -21,6 +21,7 @@ use lore_eval::metrics::percentile;
 use lore_ingest::jobs::IngestJob;
 use serde::Serialize;
 
+use crate::commands::worker::READY_PREFIX;
 use crate::terminal::thousands;
 
 /// How long a worker may take to load its models and announce itself.
@@ -189,7 +190,7 @@ async fn ingest_with_workers(
     write_config(&scratch.config, &config_file)?;
     let mut children = Vec::new();
     for n in 0..workers {
-        children.push(WorkerProcess::start(&config_file, &format!("bench-{n}"))?);
+        children.push(WorkerProcess::start(&config_file, &format!("bench-{n}")).await?);
     }
     let started = Instant::now();
     for (name, root) in sources {
@@ -232,7 +233,7 @@ struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts a worker with `config_file` and waits until it has loaded its models and listens.
-    fn start(config_file: &Path, name: &str) -> anyhow::Result<Self> {
+    async fn start(config_file: &Path, name: &str) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("cannot find the lore binary")?;
         let mut command = Command::new(exe);
         // The parent's settings (a catalog.url in LORE_CATALOG__URL, say) must not override the
@@ -253,21 +254,23 @@ impl WorkerProcess {
             .spawn()
             .context("cannot start a worker")?;
         let stderr = child.stderr.take().context("the worker's output is not readable")?;
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let worker = name.to_string();
         std::thread::spawn(move || {
             // Read to the end, so the worker never blocks on a full pipe; log what it says.
+            let mut ready_tx = Some(ready_tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.starts_with("Lore worker ") {
-                    let _ = ready_tx.send(());
+                if let Some(ready) = ready_tx.take_if(|_| line.starts_with(READY_PREFIX)) {
+                    let _ = ready.send(());
                 }
                 tracing::debug!(%worker, %line, "worker output");
             }
         });
         let mut process = Self { name: name.to_string(), child };
-        match ready_rx.recv_timeout(WORKER_START_TIMEOUT) {
-            Ok(()) => Ok(process),
-            Err(_) => {
+        match tokio::time::timeout(WORKER_START_TIMEOUT, ready_rx).await {
+            Ok(Ok(())) => Ok(process),
+            // The output ended (the worker exited) or the time ran out.
+            Ok(Err(_)) | Err(_) => {
                 process.check_running()?;
                 anyhow::bail!("worker {name} did not start within {} s", WORKER_START_TIMEOUT.as_secs())
             }
