@@ -98,8 +98,9 @@ struct SearchBench {
     concurrency: usize,
     concurrent: Latency,
     concurrent_qps: f64,
-    text_index_mib: f64,
-    vector_index_mib: f64,
+    /// Local indexes (null on a Qdrant server: see `server_disk_mib`).
+    text_index_mib: Option<f64>,
+    vector_index_mib: Option<f64>,
     rss_mib: f64,
     peak_rss_mib: f64,
     build_s: f64,
@@ -138,7 +139,8 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
         server.is_none() || args.synthetic_vectors,
         "with vectors.url, measure a corpus of --synthetic-vectors (the real-embedding corpus is built by `lore ingest`)"
     );
-    let engines = if server.is_some() { "qdrant-server" } else { "tantivy+qdrant-edge" };
+    let on_server = server.is_some();
+    let engines = if on_server { "qdrant-server" } else { "tantivy+qdrant-edge" };
     let (text, vectors) = if args.synthetic_vectors {
         let (sentences, embedder, dir, chunks) = (sentences.clone(), embedder.clone(), dir.clone(), args.chunks);
         tokio::task::spawn_blocking(move || build_synthetic(&dir, &sentences, chunks, embedder.as_ref(), server))
@@ -192,8 +194,9 @@ pub async fn run(mut config: Config, args: SearchBenchArgs) -> anyhow::Result<Ex
         concurrency: args.concurrency,
         concurrent: Latency::of(&concurrent),
         concurrent_qps: concurrent.len() as f64 / wall_s,
-        text_index_mib: dir_mib(&dir.join("data").join("text")),
-        vector_index_mib: dir_mib(&dir.join("data").join("vectors")),
+        // On a server nothing is local: the folders there belong to an earlier embedded run.
+        text_index_mib: (!on_server).then(|| dir_mib(&dir.join("data").join("text"))),
+        vector_index_mib: (!on_server).then(|| dir_mib(&dir.join("data").join("vectors"))),
         rss_mib: rss_mib(),
         peak_rss_mib: peak_rss_mib(),
         build_s,
@@ -455,7 +458,9 @@ fn print(r: &SearchBench) {
     row("  then passages, snippets", &r.single_present);
     row(&format!("{} concurrent", r.concurrency), &r.concurrent);
     println!("  throughput under load      {:>7.1} queries/s", r.concurrent_qps);
-    println!("  index size                 text {:.0} MiB, vectors {:.0} MiB", r.text_index_mib, r.vector_index_mib);
+    if let (Some(text), Some(vectors)) = (r.text_index_mib, r.vector_index_mib) {
+        println!("  index size                 text {text:.0} MiB, vectors {vectors:.0} MiB");
+    }
     println!("  memory                     RSS {:.0} MiB, peak {:.0} MiB (build included)", r.rss_mib, r.peak_rss_mib);
     println!("  corpus build (this run)    {:.1} s", r.build_s);
     println!("  engines                    {}", r.engines);
