@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lore_testkit::docs;
 use serde_json::Value;
 
-use crate::workspace::{exits_within, kill, Workspace};
+use crate::workspace::{exits_within, kill, wait_until, Workspace};
 
 pub fn sample_folder(ws: &Workspace) {
     docs::sample_folder(&ws.docs);
@@ -78,14 +78,6 @@ fn ingest_fails_only_when_it_cannot_run() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("scripts/fetch-models.sh"), "the error says how to get the models: {stderr}");
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < timeout, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn indexed_documents(ws: &Workspace) -> u64 {

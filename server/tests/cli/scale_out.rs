@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use lore_core::qdrant_server::{QdrantServerIndex, ServerSettings};
 use serde_json::{json, Value};
 
-use crate::workspace::{exits_within, kill, Workspace};
+use crate::workspace::{exits_within, kill, wait_until, Workspace};
 
 struct Cluster {
     workspace: Workspace,
@@ -127,15 +127,10 @@ impl Cluster {
     /// Waits until the replica's language model has loaded (`/readyz`): it searches at once, answers
     /// only then.
     fn wait_until_ready(&self, web: usize, timeout: Duration) {
-        let (started, url) = (Instant::now(), format!("{}/readyz", self.url(web)));
-        loop {
-            let ready = self.runtime.block_on(async { self.client.get(&url).send().await.unwrap().status() });
-            if ready.is_success() {
-                return;
-            }
-            assert!(started.elapsed() < timeout, "replica {web} not ready after {timeout:?}: {ready}");
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        let url = format!("{}/readyz", self.url(web));
+        wait_until(&format!("replica {web} is ready"), timeout, || {
+            self.runtime.block_on(async { self.client.get(&url).send().await.unwrap().status() }).is_success()
+        });
     }
 
     /// Waits until the replica's status shows nothing queued or running and `done` finished jobs.
