@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 
 use lore_core::config::Config;
 
-/// The repository's root folder.
+/// The repository's root folder: the parent of the package under test, which `cargo test` names at
+/// run time. The folder compiled into this crate is only the fallback: two checkouts that share a
+/// cargo target directory share this crate's build too, and it would point into the other checkout.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("testkit lives in the workspace").to_path_buf()
+    let package =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&package).parent().expect("every package lives in the workspace's top folder").to_path_buf()
 }
 
 /// The models the tests use: `LORE_MODELS_DIR`, else `<repo>/models`. Panics with the command to run
