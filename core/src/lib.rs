@@ -4,6 +4,7 @@
 //! - [`config`]: give it `lore.toml` + `LORE_*` + flags, get one [`config::Config`].
 //! - [`catalog`]: the system of record (sources, documents, chunks, runs); SQLite by default, PostgreSQL
 //!   for several processes.
+//! - [`accounts`]: people who sign in and their sessions, in the catalog's database.
 //! - [`queue`]: ingestion jobs claimed by workers under leases, in the catalog's database.
 //! - [`vectors`]: chunk embeddings with a filterable payload; Qdrant Edge by default.
 //! - [`text`]: the full-text (BM25) index; tantivy.
@@ -11,6 +12,7 @@
 //! - [`embed`]: give it texts, get unit-length vectors; ONNX Runtime through fastembed.
 //! - [`datadir`]: the on-disk layout of one data directory and its writer lock.
 
+pub mod accounts;
 pub mod catalog;
 pub mod config;
 pub mod datadir;

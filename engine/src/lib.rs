@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use lore_answer::Answerer;
-use lore_core::catalog::PostgresCatalog;
+use lore_core::accounts::AccountStore;
+use lore_core::catalog::{PostgresCatalog, SqliteCatalog};
 use lore_core::config::Config;
 use lore_core::datadir::{DataDir, DataDirError, WriterLock, SERVER_HOLDER};
 use lore_core::embed::{BatchingEmbedder, Embedder, OnnxEmbedder, TokenCounter};
@@ -135,6 +136,18 @@ pub async fn syncer(config: &Config, holder: &str) -> anyhow::Result<Syncer> {
     let syncer = Syncer::new(Arc::new(config.clone()), stores, embedder, Arc::new(chunker));
     // Other processes share the catalog: a sync cleans up only after its own source.
     Ok(if config.catalog.url.is_some() { syncer.with_recovery(RecoveryScope::Source) } else { syncer })
+}
+
+/// Opens the accounts store alone (users and sessions, in the catalog's database) for the commands that
+/// manage accounts: beside a running server too (SQLite lets the two write in turn).
+pub async fn open_accounts(config: &Config) -> anyhow::Result<Arc<dyn AccountStore>> {
+    Ok(match &config.catalog.url {
+        Some(url) => open_shared_catalog(config, url).await?,
+        None => {
+            let data_dir = DataDir::create(&config.data_dir)?;
+            Arc::new(SqliteCatalog::open(&data_dir.catalog_path()).await?)
+        }
+    })
 }
 
 /// Opens an existing index's stores for a short command (a search): waits briefly if another short

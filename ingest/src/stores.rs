@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use lore_core::accounts::AccountStore;
 use lore_core::catalog::{Catalog, CatalogError, SqliteCatalog};
 use lore_core::datadir::{DataDir, DataDirError, WriterLock};
 use lore_core::qdrant_server::QdrantServerIndex;
@@ -30,6 +31,8 @@ pub struct Stores {
     pub catalog: Arc<dyn Catalog>,
     /// The ingestion job queue, in the catalog's database.
     pub queue: Arc<dyn JobQueue>,
+    /// People who sign in and their sessions, in the catalog's database.
+    pub accounts: Arc<dyn AccountStore>,
     pub text: Arc<dyn TextIndex>,
     pub vectors: Arc<dyn VectorIndex>,
     lock: Option<Arc<WriterLock>>,
@@ -61,7 +64,7 @@ impl Stores {
         catalog: Arc<C>,
     ) -> Result<Self, StoresError>
     where
-        C: Catalog + JobQueue + 'static,
+        C: Catalog + JobQueue + AccountStore + 'static,
     {
         let (text_dir, vectors_dir) = (data_dir.text_dir(), data_dir.vectors_dir());
         let (text, vectors) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
@@ -71,7 +74,8 @@ impl Stores {
         .expect("opening the indexes does not panic")?;
         Ok(Self {
             catalog: catalog.clone(),
-            queue: catalog,
+            queue: catalog.clone(),
+            accounts: catalog,
             text: Arc::new(text),
             vectors: Arc::new(vectors),
             lock: Some(Arc::new(lock)),
@@ -83,11 +87,12 @@ impl Stores {
     /// kept locally, so no lock is taken (the queue keeps two syncs of one source apart).
     pub fn open_shared<C>(catalog: Arc<C>, index: Arc<QdrantServerIndex>) -> Self
     where
-        C: Catalog + JobQueue + 'static,
+        C: Catalog + JobQueue + AccountStore + 'static,
     {
         Self {
             catalog: catalog.clone(),
-            queue: catalog,
+            queue: catalog.clone(),
+            accounts: catalog,
             text: index.clone(),
             vectors: index,
             lock: None,

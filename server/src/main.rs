@@ -39,6 +39,12 @@ enum Command {
     ServeModel(commands::serve_model::ServeModelArgs),
     /// Run ingestion jobs from the shared job queue (catalog.url), beside other workers and web replicas.
     Worker(commands::worker::WorkerArgs),
+    /// Manage local accounts (auth.mode = "accounts"): create the first administrator, set passwords.
+    #[command(subcommand)]
+    Admin(commands::admin::AdminCommand),
+    /// API tokens for programs (auth.mode = "accounts"): create, list, revoke.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
     /// Show what is indexed, per source; --check verifies that the stores agree.
     Status(commands::status::StatusArgs),
     /// Measure quality on labelled data and print the numbers.
@@ -81,6 +87,8 @@ fn main() -> ExitCode {
             Command::ServeModel(args) => commands::serve_model::run(config, args).await,
             Command::Worker(args) => commands::worker::run(config, args).await,
             Command::Status(args) => commands::status::run(config, args).await,
+            Command::Admin(command) => commands::admin::run(config, command).await,
+            Command::Token(command) => commands::token::run(config, command).await,
             Command::Eval(command) => commands::eval::run(config, command).await,
             Command::Bench(command) => commands::bench::run(config, command).await,
         }

@@ -59,7 +59,7 @@ impl Application {
     /// background: search works at once, answers once `/readyz` says so.
     pub async fn build(config: Config, options: ServeOptions) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        exposure::check_bind(options.addr, &config.server)?;
+        exposure::check_bind(options.addr, &config.server, config.auth.effective_mode(&config.server))?;
         if options.no_worker && (config.catalog.url.is_none() || config.vectors.url.is_none()) {
             anyhow::bail!(
                 "--no-worker serves from stores other processes write: set catalog.url (PostgreSQL) and \
@@ -77,7 +77,7 @@ impl Application {
             query_embedder.clone(),
             config.retrieval.clone(),
         );
-        let (catalog, queue) = (stores.catalog.clone(), stores.queue.clone());
+        let (catalog, queue, accounts) = (stores.catalog.clone(), stores.queue.clone(), stores.accounts.clone());
         let holds_data_dir = stores.holds_data_dir();
         let metrics = Metrics::new();
         let results = Arc::new(ResultCache::new(config.server.search_cache, config.server.search_cache_mb << 20));
@@ -95,10 +95,18 @@ impl Application {
             let takeover = if config.catalog.url.is_none() { Takeover::AtOnce } else { Takeover::AfterLease };
             jobs.run_worker(Arc::new(syncer), metrics.clone(), results.clone(), takeover).await;
         }
-        let state = AppState::new(config.clone(), catalog, retriever, jobs, metrics, results);
+        if config.auth.effective_mode(&config.server) == lore_core::config::AuthMode::Accounts
+            && accounts.users().await?.is_empty()
+        {
+            tracing::warn!(
+                "people must sign in (auth.mode = \"accounts\") but no account exists: run `lore admin create NAME`"
+            );
+        }
+        let state = AppState::new(config.clone(), catalog, accounts, retriever, jobs, metrics, results);
 
         queue_initial_syncs(&state, &options.ingest).await?;
         spawn_resync(&state);
+        spawn_session_purge(&state);
         spawn_model_loading(&state, query_embedder);
 
         let url = format!("http://{}", listener.local_addr()?);
@@ -170,10 +178,45 @@ fn spawn_resync(state: &AppState) {
     if minutes == 0 {
         return;
     }
+    spawn_every(state, Duration::from_secs(minutes * 60), |state| async move {
+        match state.catalog.sources().await {
+            Ok(sources) => {
+                for source in sources {
+                    if let Err(e) = state.jobs.enqueue(IngestJob::sync(source.name, source.root, None)).await {
+                        tracing::error!(error = %e, "cannot queue a re-sync");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot list the sources to re-sync"),
+        }
+    });
+}
+
+/// Ended sessions are forgotten hourly (they already open nothing: this only keeps the table small).
+fn spawn_session_purge(state: &AppState) {
+    if state.auth.mode() != lore_core::config::AuthMode::Accounts {
+        return;
+    }
+    spawn_every(state, Duration::from_secs(3600), |state| async move {
+        match state.auth.purge_ended_sessions().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "forgot ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot forget ended sessions"),
+        }
+    });
+}
+
+/// Runs `task` every `period` (the first time one period after start) until the server stops, without
+/// keeping the server's components alive.
+fn spawn_every<F, Fut>(state: &AppState, period: Duration, task: F)
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     let weak = state.downgrade();
     let stopping = state.stopping();
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(minutes * 60));
+        let mut every = tokio::time::interval(period);
         every.tick().await;
         tokio::pin!(stopping);
         loop {
@@ -182,16 +225,7 @@ fn spawn_resync(state: &AppState) {
                 _ = &mut stopping => return,
             }
             let Some(state) = AppState::upgrade(&weak) else { return };
-            match state.catalog.sources().await {
-                Ok(sources) => {
-                    for source in sources {
-                        if let Err(e) = state.jobs.enqueue(IngestJob::sync(source.name, source.root, None)).await {
-                            tracing::error!(error = %e, "cannot queue a re-sync");
-                        }
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot list the sources to re-sync"),
-            }
+            task(state).await;
         }
     });
 }

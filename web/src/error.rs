@@ -12,6 +12,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// Nobody is signed in (or the credentials were wrong).
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -19,6 +22,9 @@ pub enum ApiError {
     /// Beyond capacity: the client should come back after `retry_after_secs`.
     #[error("{message}")]
     Busy { message: String, retry_after_secs: u64 },
+    /// Too many attempts (sign-ins) from this client or for this account: come back later.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
     /// The service is starting (a model is loading) or failed to.
     #[error("{0}")]
     NotReady(String),
@@ -31,6 +37,8 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy { .. } | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -42,6 +50,8 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Forbidden(_) => "forbidden",
             Self::TooLarge(_) => "too_large",
             Self::Busy { .. } => "busy",
@@ -67,12 +77,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
         let retry_after = match &self {
-            Self::Busy { retry_after_secs, .. } => Some(*retry_after_secs),
+            Self::Busy { retry_after_secs, .. } | Self::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
             Self::NotReady(_) => Some(5),
             _ => None,
         };
         if let Some(secs) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Self::Unauthorized(_) = self {
+            // API clients authenticate with a token (`Authorization: Bearer`); browsers sign in.
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"lore\""));
         }
         response
     }

@@ -12,20 +12,21 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use lore_core::config::ServerConfig;
+use lore_core::config::{AuthMode, ServerConfig};
 
 use crate::error::ApiError;
 
 /// Refuses to serve a non-loopback address without an authentication mode, with what to set.
-pub fn check_bind(addr: SocketAddr, server: &ServerConfig) -> anyhow::Result<()> {
+pub fn check_bind(addr: SocketAddr, server: &ServerConfig, mode: AuthMode) -> anyhow::Result<()> {
     if addr.ip().is_loopback() {
         return Ok(());
     }
-    if server.principal_header.is_none() {
+    if mode == AuthMode::Open {
         anyhow::bail!(
             "refusing to serve on {addr} without authentication: every caller would read every document and \
-             administer the sources. Put Lore behind an authenticating reverse proxy and set \
-             server.principal_header (LORE_SERVER__PRINCIPAL_HEADER=X-Lore-Principals), or serve on 127.0.0.1"
+             administer the sources. Let people sign in (LORE_AUTH__MODE=accounts, then `lore admin create \
+             NAME`), or put Lore behind an authenticating reverse proxy and set server.principal_header \
+             (LORE_SERVER__PRINCIPAL_HEADER=X-Lore-Principals), or serve on 127.0.0.1"
         );
     }
     if addr.ip().is_unspecified() && server.allowed_hosts.is_empty() {
@@ -128,12 +129,13 @@ mod tests {
     #[test]
     fn only_loopback_may_serve_without_authentication() {
         let open = ServerConfig::default();
-        assert!(check_bind("127.0.0.1:8080".parse().unwrap(), &open).is_ok());
-        let err = check_bind("0.0.0.0:8080".parse().unwrap(), &open).unwrap_err().to_string();
-        assert!(err.contains("server.principal_header"), "{err}");
+        assert!(check_bind("127.0.0.1:8080".parse().unwrap(), &open, AuthMode::Open).is_ok());
+        let err = check_bind("0.0.0.0:8080".parse().unwrap(), &open, AuthMode::Open).unwrap_err().to_string();
+        assert!(err.contains("server.principal_header") && err.contains("lore admin create"), "{err}");
         let proxied = ServerConfig { principal_header: Some("X-Lore-Principals".into()), ..ServerConfig::default() };
-        assert!(check_bind("10.1.2.3:8080".parse().unwrap(), &proxied).is_ok());
-        let err = check_bind("0.0.0.0:8080".parse().unwrap(), &proxied).unwrap_err().to_string();
+        assert!(check_bind("10.1.2.3:8080".parse().unwrap(), &proxied, AuthMode::Proxy).is_ok());
+        let err = check_bind("0.0.0.0:8080".parse().unwrap(), &proxied, AuthMode::Proxy).unwrap_err().to_string();
         assert!(err.contains("server.allowed_hosts"), "{err}");
+        assert!(check_bind("10.1.2.3:8080".parse().unwrap(), &open, AuthMode::Accounts).is_ok());
     }
 }

@@ -9,7 +9,8 @@
 //! - `pages/` (HTML, askama templates from `templates/`, assets from `static/`) over `api/` (JSON
 //!   endpoints, one module per resource, described by `api::ApiDoc`);
 //! - `answering` (the one path every answering endpoint takes: admission, metrics, cancellation),
-//!   `access` (who is asking), `render` (answers and documents to HTML);
+//!   `access` (the caller and its checks) over `auth` (who a request acts as: open, proxy, sessions,
+//!   API tokens), `render` (answers and documents to HTML);
 //! - `state` (what every handler shares) over `ingest_jobs` (jobs into the queue, its live status out,
 //!   the embedded worker), `cache` (results per caller, emptied on every commit) and `metrics`;
 //! - `schema` (the JSON shapes the CLI prints too), `error`, `extract`, `exposure`, `listen`.
@@ -17,6 +18,7 @@
 pub mod access;
 pub mod answering;
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod exposure;

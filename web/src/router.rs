@@ -1,10 +1,11 @@
 //! The routes and the middleware every request passes: give it the state, get the router (timeouts,
 //! body limits, allowed hosts, security headers, same-origin writes, request metrics, panics caught).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,7 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
+use crate::access::is_api_path;
 use crate::api;
 use crate::error::ApiError;
 use crate::exposure::{self, AllowedHosts};
@@ -28,6 +30,10 @@ pub fn routes(state: AppState, hosts: AllowedHosts) -> Router {
     let timed = Router::new()
         .route("/", get(pages::search::home))
         .route("/documents/{id}", get(pages::document::document))
+        .route("/signin", get(pages::signin::form).post(pages::signin::sign_in))
+        .route("/signout", post(pages::signin::sign_out))
+        .route("/tokens", get(pages::tokens::tokens).post(pages::tokens::create))
+        .route("/tokens/{id}/revoke", post(pages::tokens::revoke))
         .route("/admin", get(pages::admin::admin))
         .route("/admin/sources", post(pages::admin::add))
         .route("/admin/sources/{name}/sync", post(pages::admin::sync))
@@ -58,6 +64,7 @@ pub fn routes(state: AppState, hosts: AllowedHosts) -> Router {
     timed
         .merge(streaming)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), identify))
         .layer(middleware::from_fn(same_origin_writes))
         .layer(middleware::from_fn_with_state(vary, security_headers))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track_requests))
@@ -70,6 +77,39 @@ pub fn routes(state: AppState, hosts: AllowedHosts) -> Router {
         .with_state(state)
 }
 
+/// Resolves who every request acts as and leaves it for the `Caller` extractor; refuses a request
+/// whose credentials are malformed or come from where they may not, and a signed-in browser's write
+/// that cannot show it comes from Lore's own pages.
+async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let refuse =
+        |path: &str, error: ApiError| if is_api_path(path) { error.into_response() } else { pages::error_page(error) };
+    let path = request.uri().path().to_string();
+    match state.auth.caller(request.method(), &path, request.headers(), peer).await {
+        Ok(Some(caller)) => {
+            if caller.session().is_some() && !says_where_it_comes_from(request.method(), request.headers()) {
+                let error = ApiError::Forbidden(
+                    "this change came without proof that it was sent from Lore's own pages (Origin)".into(),
+                );
+                return refuse(&path, error);
+            }
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Ok(None) => next.run(request).await,
+        Err(error) => refuse(&path, error),
+    }
+}
+
+/// A cookie-authenticated write must say where it comes from: browsers send `Origin` (or
+/// `Sec-Fetch-Site`) with every POST and DELETE, and `same_origin_writes` compares it with the host.
+/// A write with neither did not come from a browser page of ours.
+fn says_where_it_comes_from(method: &Method, headers: &axum::http::HeaderMap) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || headers.contains_key(header::ORIGIN)
+        || headers.get("sec-fetch-site").is_some_and(|v| v == "same-origin")
+}
+
 /// What a response depends on besides its URL: who is asking.
 fn vary_header(principal_header: Option<&str>) -> HeaderValue {
     let mut names = vec!["Cookie", "Authorization"];
@@ -79,7 +119,7 @@ fn vary_header(principal_header: Option<&str>) -> HeaderValue {
 
 async fn not_found(request: Request) -> Response {
     let error = ApiError::NotFound(format!("there is nothing at {}", request.uri().path()));
-    if request.uri().path().starts_with("/api/") || request.uri().path().starts_with("/v1/") {
+    if is_api_path(request.uri().path()) {
         error.into_response()
     } else {
         pages::error_page(error)

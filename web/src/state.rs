@@ -4,12 +4,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lore_answer::Answerer;
+use lore_core::accounts::AccountStore;
 use lore_core::catalog::Catalog;
 use lore_core::config::Config;
 use lore_retrieve::{Retriever, SearchRequest};
 use parking_lot::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::auth::Authenticator;
 use crate::cache::{ResultCache, Searched};
 use crate::error::ApiError;
 use crate::ingest_jobs::IngestJobs;
@@ -30,6 +32,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub config: Arc<Config>,
     pub catalog: Arc<dyn Catalog>,
+    /// Who requests act as: sessions, sign-in, the proxy's header.
+    pub auth: Authenticator,
     pub retriever: Retriever,
     pub jobs: IngestJobs,
     pub metrics: Metrics,
@@ -57,6 +61,7 @@ impl AppState {
     pub fn new(
         config: Arc<Config>,
         catalog: Arc<dyn Catalog>,
+        accounts: Arc<dyn AccountStore>,
         retriever: Retriever,
         jobs: IngestJobs,
         metrics: Metrics,
@@ -65,6 +70,7 @@ impl AppState {
         let search_slots = Semaphore::new(config.search_concurrency());
         let answer_slots = Arc::new(Semaphore::new(config.generation.queue));
         Self(Arc::new(Shared {
+            auth: Authenticator::new(config.clone(), accounts),
             config,
             catalog,
             retriever,

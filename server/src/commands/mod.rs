@@ -1,3 +1,4 @@
+pub mod admin;
 pub mod ask;
 pub mod bench;
 pub mod eval;
@@ -6,6 +7,7 @@ pub mod search;
 pub mod serve;
 pub mod serve_model;
 pub mod status;
+pub mod token;
 pub mod worker;
 
 mod progress;

@@ -2,6 +2,7 @@
 //! app (real models, real stores on a fresh data directory) on port 0. One test binary; one module per
 //! area.
 
+mod accounts;
 mod answers;
 mod browser;
 mod documents;

@@ -250,7 +250,8 @@ pub async fn chat_completions(
 
 /// The one model Lore offers.
 #[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "a model list")))]
-pub async fn models() -> axum::Json<Value> {
+/// Any signed-in caller (in `accounts` mode an API client authenticates first, as it will for chat).
+pub async fn models(_caller: Caller) -> axum::Json<Value> {
     axum::Json(json!({
         "object": "list",
         "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "lore"}],

@@ -41,6 +41,7 @@ struct AdminPage {
     status_json: String,
     failures: Vec<FailureJson>,
     model: String,
+    signed_in_as: Option<String>,
 }
 
 /// "3 min ago" for a time in ms since the epoch.
@@ -81,6 +82,7 @@ pub async fn admin(
         status,
         failures,
         model,
+        signed_in_as: caller.display_name().map(str::to_string),
     }))
 }
 

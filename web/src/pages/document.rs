@@ -32,6 +32,7 @@ struct DocumentPage {
     highlighted: bool,
     cited_page: Option<usize>,
     pages: Vec<PageHtml>,
+    signed_in_as: Option<String>,
 }
 
 fn human_size(bytes: u64) -> String {
@@ -68,5 +69,6 @@ pub async fn document(
         highlighted: pages.iter().any(|p| p.html.contains("id=\"cited\"")),
         cited_page,
         pages,
+        signed_in_as: caller.display_name().map(str::to_string),
     }))
 }

@@ -5,6 +5,8 @@ pub mod admin;
 pub mod assets;
 pub mod document;
 pub mod search;
+pub mod signin;
+pub mod tokens;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -28,6 +30,8 @@ pub fn page(template: &impl Template) -> Response {
 struct ErrorPage {
     title: String,
     message: String,
+    /// Error pages do not know who asked: no user menu.
+    signed_in_as: Option<String>,
 }
 
 /// What a page handler returns: the page, or the error shown as a page with the API error's status, so
@@ -60,11 +64,13 @@ pub fn error_page(error: ApiError) -> Response {
     let title = match status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::UNAUTHORIZED => "Not signed in",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
         StatusCode::SERVICE_UNAVAILABLE => "Busy",
         StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => "That did not work",
         _ => "Something went wrong",
     };
-    let mut response = page(&ErrorPage { title: title.into(), message: error.to_string() });
+    let mut response = page(&ErrorPage { title: title.into(), message: error.to_string(), signed_in_as: None });
     *response.status_mut() = status;
     response
 }

@@ -123,6 +123,8 @@ pub struct SearchPage {
     pub answer_note: Option<String>,
     pub answer_sources: Vec<SourceView>,
     pub answer_evidence: Option<EvidenceView>,
+    /// The user menu's name (`base.html`).
+    pub signed_in_as: Option<String>,
 }
 
 async fn search_page(
@@ -175,6 +177,7 @@ async fn search_page(
         answer_note: None,
         answer_sources: Vec::new(),
         answer_evidence: None,
+        signed_in_as: caller.display_name().map(str::to_string),
     };
     if params.q.trim().is_empty() {
         return Ok(view);

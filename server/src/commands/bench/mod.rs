@@ -1,5 +1,6 @@
 //! `lore bench ...`: benchmarks that print numbers (recorded in BENCHMARKS.md).
 
+mod auth;
 mod generate;
 mod ingest;
 mod search;
@@ -25,6 +26,9 @@ pub enum BenchCommand {
     /// Ingest a corpus (one source per subfolder) with 1, 2, ... `lore worker` processes sharing the job
     /// queue (needs catalog.url and vectors.url), and measure the queue's own cost per job.
     Workers(workers::WorkersBenchArgs),
+    /// What signing in costs and what checking a session or an API token adds to each request (on a
+    /// temporary SQLite catalog, or a scratch database on catalog.url's PostgreSQL server).
+    Auth(auth::AuthBenchArgs),
 }
 
 pub async fn run(config: Config, command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -33,6 +37,22 @@ pub async fn run(config: Config, command: BenchCommand) -> anyhow::Result<ExitCo
         BenchCommand::Search(args) => search::run(config, args).await,
         BenchCommand::Generate(args) => generate::run(config, args).await,
         BenchCommand::Workers(args) => workers::run(config, args).await,
+        BenchCommand::Auth(args) => auth::run(config, args).await,
+    }
+}
+
+/// Percentiles of a set of latencies, in milliseconds.
+#[derive(serde::Serialize, Default)]
+struct Latency {
+    p50_ms: f64,
+    p95_ms: f64,
+    p99_ms: f64,
+}
+
+impl Latency {
+    fn of(samples: &[f64]) -> Self {
+        use lore_eval::metrics::percentile;
+        Self { p50_ms: percentile(samples, 50.0), p95_ms: percentile(samples, 95.0), p99_ms: percentile(samples, 99.0) }
     }
 }
 

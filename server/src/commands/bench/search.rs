@@ -19,13 +19,12 @@ use lore_core::qdrant_server::{QdrantServerIndex, ServerSettings};
 use lore_core::text::{OpenMode, TantivyTextIndex, TextIndex};
 use lore_core::vectors::{EdgeVectorIndex, VectorIndex, VectorPoint};
 use lore_core::{Chunk, ChunkId, DocumentId, DocumentKind, DocumentMeta, EVERYONE};
-use lore_eval::metrics::percentile;
 use lore_ingest::SyncOptions;
 use lore_retrieve::{Access, Mode, Retriever, SearchRequest, Timings};
 use serde::Serialize;
 
 use super::synthetic::{is_public, Rng, Sentences};
-use super::{peak_rss_mib, process_rss_mib, rss_mib};
+use super::{peak_rss_mib, process_rss_mib, rss_mib, Latency};
 use crate::commands::progress::BarProgress;
 use crate::commands::search::ModeArg;
 use crate::terminal::thousands;
@@ -68,19 +67,6 @@ pub struct SearchBenchArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Serialize, Default)]
-struct Latency {
-    p50_ms: f64,
-    p95_ms: f64,
-    p99_ms: f64,
-}
-
-impl Latency {
-    fn of(samples: &[f64]) -> Self {
-        Self { p50_ms: percentile(samples, 50.0), p95_ms: percentile(samples, 95.0), p99_ms: percentile(samples, 99.0) }
-    }
 }
 
 #[derive(Serialize)]

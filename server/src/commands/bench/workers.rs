@@ -131,15 +131,15 @@ fn corpus_sources(path: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 }
 
 /// A database and a collection for one measurement, removed by [`Scratch::remove`].
-struct Scratch {
+pub(super) struct Scratch {
     url: String,
     database: String,
-    config: Config,
+    pub(super) config: Config,
     dir: tempfile::TempDir,
 }
 
 impl Scratch {
-    async fn create(config: &Config, url: &str, name: &str) -> anyhow::Result<Self> {
+    pub(super) async fn create(config: &Config, url: &str, name: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
         let scratch_url = create_database(url, name)
             .await
@@ -151,7 +151,7 @@ impl Scratch {
         Ok(Self { url: url.to_string(), database: name.to_string(), config, dir })
     }
 
-    async fn remove(self) {
+    pub(super) async fn remove(self) {
         if let Some(settings) = ServerSettings::from_config(&self.config.vectors, self.config.embedding.dimensions) {
             let deleted = tokio::task::spawn_blocking(move || {
                 QdrantServerIndex::connect(settings).and_then(|index| index.delete_collection())

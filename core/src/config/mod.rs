@@ -6,11 +6,15 @@
 //! Relative paths are resolved against the working directory once, when the configuration is loaded,
 //! so the rest of the program only ever sees absolute paths.
 
+mod auth;
+
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+pub use auth::{AuthConfig, AuthMode, IpNetwork};
 
 /// The file read from the working directory when no `--config` is given (it may be absent).
 pub const DEFAULT_CONFIG_FILE: &str = "lore.toml";
@@ -41,6 +45,7 @@ pub struct Config {
     pub generation: GenerationConfig,
     pub answer: AnswerConfig,
     pub server: ServerConfig,
+    pub auth: AuthConfig,
     pub catalog: CatalogConfig,
     pub queue: QueueConfig,
     pub vectors: VectorsConfig,
@@ -377,6 +382,7 @@ impl Default for Config {
             generation: GenerationConfig::default(),
             answer: AnswerConfig::default(),
             server: ServerConfig::default(),
+            auth: AuthConfig::default(),
             catalog: CatalogConfig::default(),
             queue: QueueConfig::default(),
             vectors: VectorsConfig::default(),
@@ -427,6 +433,16 @@ pub struct ServerConfig {
     /// With `principal_header` set, the principal that may add, re-sync and remove sources. Namespaced
     /// (`role:...`), so that no user or group name can be it by accident.
     pub admin_principal: String,
+    /// Addresses (or networks, `10.0.0.0/8`) of the reverse proxies trusted to set `principal_header`;
+    /// a request from anywhere else that carries the header is refused. Default: loopback only.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// Principals who administer (add, re-sync and remove sources, see every user), besides
+    /// `admin_principal` and local accounts made with `lore admin create`.
+    pub admins: Vec<String>,
+    /// The address people reach Lore at (`https://lore.example.com`), when a proxy in front of it
+    /// changes it: sign-in cookies are marked Secure (and `__Host-` named) when it is https, and an
+    /// identity provider sends people back there. Unset: the address Lore is bound to.
+    pub public_url: Option<String>,
     /// Host names (`Host` header, port optional) the server answers to besides localhost and the address
     /// it is bound to; any other is refused, so that a web page cannot reach Lore through DNS rebinding.
     /// Required when bound to all interfaces (0.0.0.0).
@@ -465,6 +481,9 @@ impl Default for ServerConfig {
             addr: "127.0.0.1:8080".into(),
             principal_header: None,
             admin_principal: "role:admin".into(),
+            trusted_proxies: IpNetwork::loopback(),
+            admins: Vec::new(),
+            public_url: None,
             allowed_hosts: Vec::new(),
             source_roots: Vec::new(),
             metrics_token: None,
@@ -539,6 +558,7 @@ impl Config {
             &mut self.vectors.api_key,
             &mut self.generation.url,
             &mut self.generation.api_key,
+            &mut self.server.public_url,
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *value = None;
@@ -637,6 +657,7 @@ impl Config {
                 s.admin_principal
             ));
         }
+        auth::validate(&self.auth, s)?;
         if s.addr.parse::<std::net::SocketAddr>().is_err() {
             return invalid(format!("server.addr ({:?}) must be an address and port, e.g. 127.0.0.1:8080", s.addr));
         }

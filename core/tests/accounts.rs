@@ -1,0 +1,194 @@
+//! The accounts contract, on SQLite and on PostgreSQL: local accounts, sessions that end when idle or
+//! old, and changes (disabling, a new password) that take effect on the next request.
+
+use std::sync::Arc;
+
+use lore_core::accounts::{
+    issue_token, password, secret, AccountStore, NewLocalUser, Scope, SessionLifetimes, TokenError, TokenRequest,
+};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let catalog = lore_core::catalog::SqliteCatalog::open(&dir.path().join("catalog.sqlite")).await.unwrap();
+                super::$name(std::sync::Arc::new(catalog)).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                let url = lore_testkit::postgres::database();
+                let catalog = lore_core::catalog::PostgresCatalog::open(&url, 4).await.unwrap();
+                super::$name(std::sync::Arc::new(catalog)).await;
+            })*
+        }
+    };
+}
+
+contract!(
+    a_local_account_is_made_once_and_checked_by_its_hash,
+    sessions_end_when_idle_or_old_and_renewal_keeps_them_alive,
+    signing_out_and_new_passwords_end_sessions,
+    a_disabled_user_has_no_session,
+    principals_are_read_as_stored_now,
+    tokens_live_until_revoked_or_expired_and_never_outgrow_their_owner,
+);
+
+const HOUR: i64 = 3_600_000;
+const LIFETIMES: SessionLifetimes = SessionLifetimes { idle_ms: HOUR, absolute_ms: 24 * HOUR };
+
+fn principals(login: &str) -> Vec<String> {
+    vec![format!("user:{login}"), "group:ops".into()]
+}
+
+async fn make_user(store: &Arc<dyn AccountStore>, login: &str, admin: bool) -> lore_core::accounts::UserRecord {
+    let principals = principals(login);
+    let user = NewLocalUser {
+        login,
+        display_name: "Some One",
+        password_hash: "$argon2id$not-checked-here",
+        principals: &principals,
+        is_admin: admin,
+    };
+    store.create_local_user(&user, 1_000).await.unwrap().expect("a new login")
+}
+
+async fn a_local_account_is_made_once_and_checked_by_its_hash(store: Arc<dyn AccountStore>) {
+    let hash = password::hash("a long enough password");
+    let principals = principals("alice");
+    let new = NewLocalUser {
+        login: "alice",
+        display_name: "Alice",
+        password_hash: &hash,
+        principals: &principals,
+        is_admin: true,
+    };
+    let alice = store.create_local_user(&new, 1_000).await.unwrap().unwrap();
+    assert_eq!((alice.subject.as_str(), alice.is_admin, alice.disabled), ("alice", true, false));
+    assert_eq!(alice.principals, principals);
+    assert!(store.create_local_user(&new, 2_000).await.unwrap().is_none(), "the login is taken");
+
+    let (found, stored) = store.local_credentials("alice").await.unwrap().unwrap();
+    assert_eq!(found, alice);
+    assert!(password::verify("a long enough password", &stored));
+    assert!(store.local_credentials("bob").await.unwrap().is_none());
+    assert_eq!(store.users().await.unwrap(), vec![alice.clone()]);
+    assert_eq!(store.user(alice.id).await.unwrap(), Some(alice));
+}
+
+async fn sessions_end_when_idle_or_old_and_renewal_keeps_them_alive(store: Arc<dyn AccountStore>) {
+    let user = make_user(&store, "carol", false).await;
+    let secret = secret::generate("lore_s_");
+    let id = secret::fingerprint(&secret);
+    let start = 10 * HOUR;
+    store.create_session(&id, user.id, start, LIFETIMES).await.unwrap();
+    let session = store.session(&id, start + 1, LIFETIMES).await.unwrap().expect("a live session");
+    assert_eq!((session.user.id, session.created_ms, session.expires_ms), (user.id, start, start + 24 * HOUR));
+    assert_eq!(store.user(user.id).await.unwrap().unwrap().last_sign_in_ms, Some(start));
+    assert!(store.session(&secret, start + 1, LIFETIMES).await.unwrap().is_none(), "only the fingerprint opens it");
+
+    // Unused for an hour: ended. Used every 50 minutes: alive until the absolute end.
+    assert!(store.session(&id, start + HOUR, LIFETIMES).await.unwrap().is_none());
+    let mut now = start;
+    while now + 50 * 60_000 < start + 24 * HOUR {
+        now += 50 * 60_000;
+        assert!(store.session(&id, now, LIFETIMES).await.unwrap().is_some(), "alive at {}", now - start);
+        store.renew_session(&id, now).await.unwrap();
+    }
+    assert!(store.session(&id, start + 24 * HOUR, LIFETIMES).await.unwrap().is_none(), "past the absolute end");
+    // A renewal never moves the last use back.
+    store.renew_session(&id, start).await.unwrap();
+    assert!(store.session(&id, now + 1, LIFETIMES).await.unwrap().is_some());
+
+    assert_eq!(store.purge_sessions(start + 25 * HOUR, LIFETIMES).await.unwrap(), 1);
+    assert!(store.session(&id, now + 1, LIFETIMES).await.unwrap().is_none(), "purged");
+}
+
+async fn signing_out_and_new_passwords_end_sessions(store: Arc<dyn AccountStore>) {
+    let user = make_user(&store, "dave", false).await;
+    let [a, b, c] = ["a", "b", "c"].map(secret::fingerprint);
+    for id in [&a, &b, &c] {
+        store.create_session(id, user.id, 0, LIFETIMES).await.unwrap();
+    }
+    store.delete_session(&a).await.unwrap();
+    assert!(store.session(&a, 1, LIFETIMES).await.unwrap().is_none());
+    assert!(store.session(&b, 1, LIFETIMES).await.unwrap().is_some(), "other sessions stay");
+    assert!(store.set_local_password("dave", "$argon2id$new").await.unwrap());
+    assert!(store.session(&b, 1, LIFETIMES).await.unwrap().is_none(), "a new password ends every session");
+    assert!(store.session(&c, 1, LIFETIMES).await.unwrap().is_none());
+    assert_eq!(store.local_credentials("dave").await.unwrap().unwrap().1, "$argon2id$new");
+    assert!(!store.set_local_password("nobody", "$argon2id$x").await.unwrap());
+
+    store.create_session(&a, user.id, 0, LIFETIMES).await.unwrap();
+    assert_eq!(store.delete_sessions_of(user.id).await.unwrap(), 1);
+}
+
+async fn a_disabled_user_has_no_session(store: Arc<dyn AccountStore>) {
+    let user = make_user(&store, "erin", false).await;
+    let id = secret::fingerprint("erin's");
+    store.create_session(&id, user.id, 0, LIFETIMES).await.unwrap();
+    assert!(store.set_disabled(user.id, true).await.unwrap());
+    assert!(store.session(&id, 1, LIFETIMES).await.unwrap().is_none());
+    store.create_session(&id, user.id, 2, LIFETIMES).await.unwrap();
+    assert!(store.session(&id, 3, LIFETIMES).await.unwrap().is_none(), "disabled users cannot hold one");
+    assert!(store.set_disabled(user.id, false).await.unwrap());
+    assert!(store.session(&id, 3, LIFETIMES).await.unwrap().is_some());
+}
+
+async fn principals_are_read_as_stored_now(store: Arc<dyn AccountStore>) {
+    let (frank, grace) = (make_user(&store, "frank", false).await, make_user(&store, "grace", true).await);
+    let (f, g) = (secret::fingerprint("f"), secret::fingerprint("g"));
+    store.create_session(&f, frank.id, 0, LIFETIMES).await.unwrap();
+    store.create_session(&g, grace.id, 0, LIFETIMES).await.unwrap();
+    let seen = store.session(&f, 1, LIFETIMES).await.unwrap().unwrap().user;
+    assert_eq!((seen.principals, seen.is_admin), (principals("frank"), false));
+    let seen = store.session(&g, 1, LIFETIMES).await.unwrap().unwrap().user;
+    assert_eq!((seen.subject.as_str(), seen.is_admin), ("grace", true), "each session is its own user's");
+}
+
+async fn tokens_live_until_revoked_or_expired_and_never_outgrow_their_owner(store: Arc<dyn AccountStore>) {
+    let henry = make_user(&store, "henry", false).await;
+    let request = |name: &str, principals: Option<Vec<String>>, expires_ms: Option<i64>| TokenRequest {
+        user: henry.id,
+        name: name.into(),
+        scopes: vec![Scope::Ask, Scope::Search, Scope::Ask],
+        principals,
+        expires_ms,
+    };
+    let (token, record) = issue_token(store.as_ref(), request("report", None, None), 1_000).await.unwrap();
+    assert!(token.starts_with("lore_t_") && token.starts_with(&record.hint), "{token} {}", record.hint);
+    assert_eq!(record.scopes, vec![Scope::Search, Scope::Ask], "sorted, once each");
+    let (found, owner) = store.token(&secret::fingerprint(&token), 2_000).await.unwrap().expect("live");
+    assert_eq!((found.id, owner.id), (record.id, henry.id));
+    assert_eq!(found.principals_of(&owner), principals("henry"));
+    assert!(store.token(&token, 2_000).await.unwrap().is_none(), "only the fingerprint finds it");
+
+    store.mark_token_used(record.id, 5_000).await.unwrap();
+    store.mark_token_used(record.id, 4_000).await.unwrap();
+    assert_eq!(store.tokens_of(henry.id).await.unwrap()[0].last_used_ms, Some(5_000));
+
+    // Narrowed to group:ops: the owner's user principal is not the token's.
+    let (narrow, _) =
+        issue_token(store.as_ref(), request("ops only", Some(vec!["group:ops".into()]), None), 1_000).await.unwrap();
+    let (found, owner) = store.token(&secret::fingerprint(&narrow), 2_000).await.unwrap().unwrap();
+    assert_eq!(found.principals_of(&owner), vec!["group:ops".to_string()]);
+    let not_owned = issue_token(store.as_ref(), request("x", Some(vec!["group:hr".into()]), None), 1_000).await;
+    assert!(matches!(not_owned, Err(TokenError::NotOwned(p)) if p == "group:hr"));
+    assert!(matches!(issue_token(store.as_ref(), request(" ", None, None), 1_000).await, Err(TokenError::Name)));
+
+    // Expiry, revocation, a disabled owner.
+    let (expiring, _) = issue_token(store.as_ref(), request("short", None, Some(10_000)), 1_000).await.unwrap();
+    assert!(store.token(&secret::fingerprint(&expiring), 9_999).await.unwrap().is_some());
+    assert!(store.token(&secret::fingerprint(&expiring), 10_000).await.unwrap().is_none(), "expired");
+    let other = make_user(&store, "ivy", false).await;
+    assert!(!store.revoke_token(other.id, record.id, 3_000).await.unwrap(), "only its owner revokes it");
+    assert!(store.revoke_token(henry.id, record.id, 3_000).await.unwrap());
+    assert!(store.token(&secret::fingerprint(&token), 3_001).await.unwrap().is_none(), "revoked");
+    assert!(!store.revoke_token(henry.id, record.id, 3_002).await.unwrap(), "once");
+    store.set_disabled(henry.id, true).await.unwrap();
+    assert!(store.token(&secret::fingerprint(&narrow), 3_003).await.unwrap().is_none(), "owner disabled");
+    assert_eq!(store.tokens_of(henry.id).await.unwrap().len(), 3, "the list keeps revoked and expired ones");
+}

@@ -1,0 +1,308 @@
+//! Signing in to Lore itself (`auth.mode = "accounts"`): nothing without a session, sessions that are
+//! new at every sign-in and end at sign-out, cookies a script cannot read, writes that must come from
+//! Lore's own pages, password guessing slowed down, and the proxy header trusted from proxies only.
+
+use lore_core::accounts::{password, AccountStore, NewLocalUser};
+use lore_core::catalog::SqliteCatalog;
+use lore_core::config::{AuthMode, IpNetwork};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE, WWW_AUTHENTICATE};
+use serde_json::json;
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn accounts_app(tweak: impl FnOnce(&mut lore_core::config::Config)) -> TestApp {
+    let app = spawn_app_with(|config| {
+        config.auth.mode = Some(AuthMode::Accounts);
+        tweak(config);
+    })
+    .await;
+    let store = SqliteCatalog::open(&app.data_dir.join("catalog.sqlite")).await.unwrap();
+    for (login, admin, groups) in [("alice", true, &[][..]), ("bob", false, &["group:eng"][..])] {
+        let mut principals = vec![format!("user:{login}")];
+        principals.extend(groups.iter().map(|g| g.to_string()));
+        let hash = password::hash(PASSWORD);
+        let user = NewLocalUser {
+            login,
+            display_name: &login.to_uppercase(),
+            password_hash: &hash,
+            principals: &principals,
+            is_admin: admin,
+        };
+        store.create_local_user(&user, lore_core::now_ms()).await.unwrap().unwrap();
+    }
+    app
+}
+
+/// Signs in through the form; returns the response (303 with the cookie on success).
+async fn sign_in(app: &TestApp, login: &str, password: &str, next: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/signin", app.url))
+        .header(ORIGIN, &app.url)
+        .form(&[("login", login), ("password", password), ("next", next)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `name=value` part of a successful sign-in's cookie.
+async fn session_of(app: &TestApp, login: &str) -> String {
+    let response = sign_in(app, login, PASSWORD, "/").await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// A POST as the signed-in browser of `cookie` sends it from one of Lore's own pages.
+fn post_from_page(app: &TestApp, path: &str, cookie: &str) -> reqwest::RequestBuilder {
+    app.client.post(format!("{}{path}", app.url)).header(COOKIE, cookie).header(ORIGIN, &app.url)
+}
+
+/// Adds the docs folder as source `name` readable by `acl`, as the signed-in administrator of
+/// `cookie`, and waits until it is indexed.
+async fn add_source_as(app: &TestApp, cookie: &str, name: &str, acl: &[&str]) {
+    let add = json!({"path": app.docs_path(), "name": name, "acl": acl});
+    let request = post_from_page(&app, "/api/sources", cookie).json(&add);
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    app.wait_for_ingest(&[("Cookie", cookie)]).await;
+}
+
+async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    app.client.get(format!("{}{path}", app.url)).header(COOKIE, cookie).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_served_without_a_session() {
+    let app = accounts_app(|_| {}).await;
+
+    let api = app.get("/api/search?q=zebracorn").await;
+    assert_eq!(api.status(), 401);
+    assert_eq!(api.headers()[WWW_AUTHENTICATE], "Bearer realm=\"lore\"");
+    let body = api.text().await.unwrap();
+    assert!(body.contains("\"unauthorized\""), "{body}");
+    for path in ["/api/sources", "/api/ingest", "/api/documents/1", "/v1/models"] {
+        assert_eq!(app.get(path).await.status(), 401, "{path}");
+    }
+    let ask = app.post_json("/api/ask", &json!({"question": "what is the canary word?"})).await;
+    assert_eq!(ask.status(), 401);
+
+    // Pages send the browser to sign in, and back afterwards.
+    let page = app.get("/?q=zebracorn").await;
+    assert_eq!(page.status(), 303);
+    assert_eq!(page.headers()[LOCATION], "/signin?next=/%3Fq%3Dzebracorn");
+    for path in ["/admin", "/documents/1"] {
+        assert_eq!(app.get(path).await.status(), 303, "{path}");
+    }
+    let form = app.get("/signin?next=/%3Fq%3Dzebracorn").await;
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    assert!(html.contains("name=\"next\" value=\"/?q=zebracorn\""), "{html}");
+    // What stays open: health, static assets.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/static/app.css").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_starts_a_new_private_session_and_sign_out_ends_it() {
+    let app = accounts_app(|_| {}).await;
+
+    let wrong = sign_in(&app, "alice", "not the password", "/").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get(SET_COOKIE).is_none());
+    let wrong_text = wrong.text().await.unwrap();
+    assert!(wrong_text.contains("wrong login name or password"), "{wrong_text}");
+    let unknown = sign_in(&app, "mallory", "not the password", "/").await;
+    assert_eq!(unknown.status(), 401);
+    assert!(unknown.text().await.unwrap().contains("wrong login name or password"), "same answer for both");
+
+    let response = sign_in(&app, "alice", PASSWORD, "/admin").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()[LOCATION], "/admin");
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(set_cookie.contains(attribute), "{attribute} missing: {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+    let first = set_cookie.split(';').next().unwrap().to_string();
+
+    let admin = get_with(&app, "/admin", &first).await;
+    assert_eq!(admin.status(), 200);
+    assert!(admin.text().await.unwrap().contains("Signed in as <strong>ALICE</strong>"));
+    assert_eq!(get_with(&app, "/api/sources", &first).await.status(), 200);
+
+    // Every sign-in is a new session; a planted value opens nothing.
+    let second = session_of(&app, "alice").await;
+    assert_ne!(first, second);
+    let planted = format!("lore_session=lore_s_{}", "0".repeat(64));
+    assert_eq!(get_with(&app, "/api/sources", &planted).await.status(), 401);
+    // Redirects after sign-in stay on this site.
+    let away = sign_in(&app, "alice", PASSWORD, "//evil.example/").await;
+    assert_eq!(away.headers()[LOCATION], "/");
+
+    let out = post_from_page(&app, "/signout", &first).send().await.unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(get_with(&app, "/api/sources", &first).await.status(), 401, "signed out");
+    assert_eq!(get_with(&app, "/api/sources", &second).await.status(), 200, "the other session stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_writes_must_come_from_lores_own_pages() {
+    let app = accounts_app(|_| {}).await;
+    let alice = session_of(&app, "alice").await;
+    let add = json!({"path": app.docs_path(), "name": "docs"});
+    let post = |origin: Option<&str>| {
+        let request = app.client.post(format!("{}/api/sources", app.url)).header(COOKIE, &alice).json(&add);
+        match origin {
+            Some(origin) => request.header(ORIGIN, origin),
+            None => request,
+        }
+    };
+    assert_eq!(post(None).send().await.unwrap().status(), 403, "no Origin: a forged form or a stripped header");
+    assert_eq!(post(Some("http://evil.example")).send().await.unwrap().status(), 403, "another site");
+    let own = post(Some(&app.url)).send().await.unwrap();
+    assert_eq!(own.status(), 202, "{}", own.text().await.unwrap());
+    // A non-administrator may not, even from the right page.
+    let bob = session_of(&app, "bob").await;
+    let response = post_from_page(&app, "/api/sources", &bob).json(&add).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_reads_with_their_own_principals() {
+    let app = accounts_app(|_| {}).await;
+    app.write("eng/design.md", "# Design\n\nThe engineering canary is quetzalfrost.\n");
+    let alice = session_of(&app, "alice").await;
+    add_source_as(&app, &alice, "eng", &["group:eng"]).await;
+
+    let bob = session_of(&app, "bob").await;
+    let as_bob = get_with(&app, "/api/search?q=quetzalfrost", &bob).await.text().await.unwrap();
+    assert!(as_bob.contains("quetzalfrost"), "bob is in group:eng: {as_bob}");
+    let as_alice = get_with(&app, "/api/search?q=quetzalfrost", &alice).await.text().await.unwrap();
+    assert!(!as_alice.contains("quetzalfrost"), "alice administers but is not in group:eng: {as_alice}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_is_slowed_down() {
+    let app = accounts_app(|config| config.auth.max_failed_sign_ins = 3).await;
+    for _ in 0..3 {
+        assert_eq!(sign_in(&app, "bob", "guess guess guess", "/").await.status(), 401);
+    }
+    let locked = sign_in(&app, "bob", PASSWORD, "/").await;
+    assert_eq!(locked.status(), 429, "even the right password waits out the window");
+    assert!(locked.headers().contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_principal_header_is_trusted_only_from_the_configured_proxies() {
+    let app = spawn_app_with(|config| {
+        config.server.principal_header = Some("X-Lore-Principals".into());
+        config.server.trusted_proxies = vec!["10.0.0.0/8".parse::<IpNetwork>().unwrap()];
+    })
+    .await;
+    let forged = app
+        .client
+        .get(format!("{}/api/sources", app.url))
+        .header("X-Lore-Principals", "role:admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "127.0.0.1 is not a trusted proxy here");
+    assert!(forged.text().await.unwrap().contains("server.trusted_proxies"));
+    assert_eq!(app.get("/api/sources").await.status(), 200, "without the header: no principals");
+    assert_eq!(app.get("/signin").await.status(), 404, "no sign-in in proxy mode");
+}
+
+/// Makes an API token on the Tokens page and returns it (the page shows it once).
+async fn make_token(app: &TestApp, cookie: &str, name: &str, scopes: &[&str], principals: &str) -> String {
+    let mut form: Vec<(&str, &str)> = vec![("name", name), ("principals", principals), ("expires_days", "30")];
+    form.extend(scopes.iter().map(|s| ("scope", *s)));
+    let response = post_from_page(&app, "/tokens", cookie).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    let start = html.find("value=\"lore_t_").unwrap_or_else(|| panic!("no token on the page: {html}")) + 7;
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+fn with_token(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+    app.client.request(method, format!("{}{path}", app.url)).bearer_auth(token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_act_as_their_owner_within_their_scopes_until_revoked() {
+    let app = accounts_app(|_| {}).await;
+    app.write("eng/design.md", "# Design\n\nThe engineering canary is quetzalfrost.\n");
+    let alice = session_of(&app, "alice").await;
+    add_source_as(&app, &alice, "eng", &["group:eng"]).await;
+
+    let bob = session_of(&app, "bob").await;
+    let search = make_token(&app, &bob, "search script", &["search"], "").await;
+    let found = with_token(&app, reqwest::Method::GET, "/api/search?q=quetzalfrost", &search).send().await.unwrap();
+    assert_eq!(found.status(), 200);
+    assert!(found.text().await.unwrap().contains("quetzalfrost"), "the token reads as bob");
+    let ask = with_token(&app, reqwest::Method::POST, "/api/ask", &search).json(&json!({"question": "canary?"}));
+    let refused = ask.send().await.unwrap();
+    assert_eq!(refused.status(), 403, "no ask scope");
+    assert!(refused.text().await.unwrap().contains("may not ask"));
+    for page in ["/", "/tokens", "/admin"] {
+        let response = with_token(&app, reqwest::Method::GET, page, &search).send().await.unwrap();
+        assert_eq!(response.status(), 403, "{page}: pages need a session");
+    }
+    let sources = with_token(&app, reqwest::Method::GET, "/api/sources", &search).send().await.unwrap();
+    assert_eq!(sources.status(), 403, "no admin scope");
+    let both = with_token(&app, reqwest::Method::GET, "/api/search?q=x", &search).header(COOKIE, &bob);
+    assert_eq!(both.send().await.unwrap().status(), 400, "a token is never combined with a cookie");
+
+    // Narrowed to bob's user principal: group:eng's documents are not its to read.
+    let narrow = make_token(&app, &bob, "narrow", &["search"], "user:bob").await;
+    let hidden = with_token(&app, reqwest::Method::GET, "/api/search?q=quetzalfrost", &narrow).send().await.unwrap();
+    assert!(!hidden.text().await.unwrap().contains("quetzalfrost"));
+    // A principal bob does not have cannot be given to a token.
+    let page = post_from_page(&app, "/tokens", &bob)
+        .form(&[("name", "sneaky"), ("scope", "search"), ("principals", "group:hr")])
+        .send()
+        .await
+        .unwrap();
+    let text = page.text().await.unwrap();
+    assert!(text.contains("the owner does not have group:hr") && !text.contains("value=\"lore_t_"), "{text}");
+
+    // Revoked on the page: refused at once; a made-up token likewise.
+    let listed = get_with(&app, "/tokens", &bob).await.text().await.unwrap();
+    assert!(listed.contains("search script") && !listed.contains(&search), "the page never shows a token again");
+    let row = &listed[listed.find("search script").unwrap()..];
+    let id = row.split("action=\"/tokens/").nth(1).and_then(|rest| rest.split('/').next()).unwrap().to_string();
+    let revoke = post_from_page(&app, &format!("/tokens/{id}/revoke"), &bob).send().await.unwrap();
+    assert_eq!(revoke.status(), 303);
+    let after = with_token(&app, reqwest::Method::GET, "/api/search?q=x", &search).send().await.unwrap();
+    assert_eq!(after.status(), 401, "revoked");
+    assert_eq!(after.headers()[WWW_AUTHENTICATE], "Bearer realm=\"lore\"");
+    let made_up = format!("lore_t_{}", "a".repeat(64));
+    let response = with_token(&app, reqwest::Method::GET, "/api/search?q=x", &made_up).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    // alice's session cannot revoke bob's tokens.
+    let other = post_from_page(&app, &format!("/tokens/{id}/revoke"), &alice).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_client_authenticates_with_a_token_as_its_api_key() {
+    let app = accounts_app(|_| {}).await;
+    app.write("handbook.md", "# Handbook\n\nThe office opens at nine o'clock every weekday.\n");
+    let alice = session_of(&app, "alice").await;
+    add_source_as(&app, &alice, "handbook", &["everyone"]).await;
+    app.wait_until_ready().await;
+
+    let key = make_token(&app, &alice, "chat client", &["ask"], "").await;
+    let models = with_token(&app, reqwest::Method::GET, "/v1/models", &key).send().await.unwrap();
+    assert_eq!(models.status(), 200);
+    let chat = json!({"model": "lore", "messages": [{"role": "user", "content": "When does the office open?"}]});
+    let response =
+        with_token(&app, reqwest::Method::POST, "/v1/chat/completions", &key).json(&chat).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["choices"][0]["message"]["content"].is_string(), "{body}");
+    let anonymous = app.client.post(format!("{}/v1/chat/completions", app.url)).json(&chat).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
