@@ -5,6 +5,7 @@
 //! - [`catalog`]: the system of record (sources, documents, chunks, runs); SQLite by default, PostgreSQL
 //!   for several processes.
 //! - [`accounts`]: people who sign in and their sessions, in the catalog's database.
+//! - [`audit`]: who searched, asked, opened or administered what, in the catalog's database.
 //! - [`queue`]: ingestion jobs claimed by workers under leases, in the catalog's database.
 //! - [`vectors`]: chunk embeddings with a filterable payload; Qdrant Edge by default.
 //! - [`text`]: the full-text (BM25) index; tantivy.
@@ -13,6 +14,7 @@
 //! - [`datadir`]: the on-disk layout of one data directory and its writer lock.
 
 pub mod accounts;
+pub mod audit;
 pub mod catalog;
 pub mod config;
 pub mod datadir;

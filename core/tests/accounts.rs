@@ -1,11 +1,17 @@
-//! The accounts contract, on SQLite and on PostgreSQL: local accounts, sessions that end when idle or
-//! old, and changes (disabling, a new password) that take effect on the next request.
+//! The accounts and audit contract, on SQLite and on PostgreSQL: local accounts, sessions that end when
+//! idle or old, changes (disabling, a new password) that take effect on the next request, API tokens,
+//! and an audit log read by time and action and forgotten past its retention.
 
 use std::sync::Arc;
 
 use lore_core::accounts::{
     issue_token, password, secret, AccountStore, NewLocalUser, Scope, SessionLifetimes, TokenError, TokenRequest,
 };
+use lore_core::audit::{AuditAction, AuditEvent, AuditLog, AuditQuery};
+
+/// Both catalogs are every store these tests use.
+trait Stores: AccountStore + AuditLog {}
+impl<T: AccountStore + AuditLog> Stores for T {}
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -35,6 +41,7 @@ contract!(
     a_disabled_user_has_no_session,
     principals_are_read_as_stored_now,
     tokens_live_until_revoked_or_expired_and_never_outgrow_their_owner,
+    the_audit_log_is_read_newest_first_by_time_and_action_and_purged,
 );
 
 const HOUR: i64 = 3_600_000;
@@ -44,7 +51,7 @@ fn principals(login: &str) -> Vec<String> {
     vec![format!("user:{login}"), "group:ops".into()]
 }
 
-async fn make_user(store: &Arc<dyn AccountStore>, login: &str, admin: bool) -> lore_core::accounts::UserRecord {
+async fn make_user(store: &Arc<dyn Stores>, login: &str, admin: bool) -> lore_core::accounts::UserRecord {
     let principals = principals(login);
     let user = NewLocalUser {
         login,
@@ -56,7 +63,7 @@ async fn make_user(store: &Arc<dyn AccountStore>, login: &str, admin: bool) -> l
     store.create_local_user(&user, 1_000).await.unwrap().expect("a new login")
 }
 
-async fn a_local_account_is_made_once_and_checked_by_its_hash(store: Arc<dyn AccountStore>) {
+async fn a_local_account_is_made_once_and_checked_by_its_hash(store: Arc<dyn Stores>) {
     let hash = password::hash("a long enough password");
     let principals = principals("alice");
     let new = NewLocalUser {
@@ -79,7 +86,7 @@ async fn a_local_account_is_made_once_and_checked_by_its_hash(store: Arc<dyn Acc
     assert_eq!(store.user(alice.id).await.unwrap(), Some(alice));
 }
 
-async fn sessions_end_when_idle_or_old_and_renewal_keeps_them_alive(store: Arc<dyn AccountStore>) {
+async fn sessions_end_when_idle_or_old_and_renewal_keeps_them_alive(store: Arc<dyn Stores>) {
     let user = make_user(&store, "carol", false).await;
     let secret = secret::generate("lore_s_");
     let id = secret::fingerprint(&secret);
@@ -107,7 +114,7 @@ async fn sessions_end_when_idle_or_old_and_renewal_keeps_them_alive(store: Arc<d
     assert!(store.session(&id, now + 1, LIFETIMES).await.unwrap().is_none(), "purged");
 }
 
-async fn signing_out_and_new_passwords_end_sessions(store: Arc<dyn AccountStore>) {
+async fn signing_out_and_new_passwords_end_sessions(store: Arc<dyn Stores>) {
     let user = make_user(&store, "dave", false).await;
     let [a, b, c] = ["a", "b", "c"].map(secret::fingerprint);
     for id in [&a, &b, &c] {
@@ -126,7 +133,7 @@ async fn signing_out_and_new_passwords_end_sessions(store: Arc<dyn AccountStore>
     assert_eq!(store.delete_sessions_of(user.id).await.unwrap(), 1);
 }
 
-async fn a_disabled_user_has_no_session(store: Arc<dyn AccountStore>) {
+async fn a_disabled_user_has_no_session(store: Arc<dyn Stores>) {
     let user = make_user(&store, "erin", false).await;
     let id = secret::fingerprint("erin's");
     store.create_session(&id, user.id, 0, LIFETIMES).await.unwrap();
@@ -138,7 +145,7 @@ async fn a_disabled_user_has_no_session(store: Arc<dyn AccountStore>) {
     assert!(store.session(&id, 3, LIFETIMES).await.unwrap().is_some());
 }
 
-async fn principals_are_read_as_stored_now(store: Arc<dyn AccountStore>) {
+async fn principals_are_read_as_stored_now(store: Arc<dyn Stores>) {
     let (frank, grace) = (make_user(&store, "frank", false).await, make_user(&store, "grace", true).await);
     let (f, g) = (secret::fingerprint("f"), secret::fingerprint("g"));
     store.create_session(&f, frank.id, 0, LIFETIMES).await.unwrap();
@@ -149,7 +156,7 @@ async fn principals_are_read_as_stored_now(store: Arc<dyn AccountStore>) {
     assert_eq!((seen.subject.as_str(), seen.is_admin), ("grace", true), "each session is its own user's");
 }
 
-async fn tokens_live_until_revoked_or_expired_and_never_outgrow_their_owner(store: Arc<dyn AccountStore>) {
+async fn tokens_live_until_revoked_or_expired_and_never_outgrow_their_owner(store: Arc<dyn Stores>) {
     let henry = make_user(&store, "henry", false).await;
     let request = |name: &str, principals: Option<Vec<String>>, expires_ms: Option<i64>| TokenRequest {
         user: henry.id,
@@ -191,4 +198,48 @@ async fn tokens_live_until_revoked_or_expired_and_never_outgrow_their_owner(stor
     store.set_disabled(henry.id, true).await.unwrap();
     assert!(store.token(&secret::fingerprint(&narrow), 3_003).await.unwrap().is_none(), "owner disabled");
     assert_eq!(store.tokens_of(henry.id).await.unwrap().len(), 3, "the list keeps revoked and expired ones");
+}
+
+async fn the_audit_log_is_read_newest_first_by_time_and_action_and_purged(store: Arc<dyn Stores>) {
+    let user = make_user(&store, "judy", false).await;
+    let event = |at_ms: i64, action: AuditAction, subject: &str| AuditEvent {
+        at_ms,
+        user: Some(user.id),
+        actor: "Judy".into(),
+        client: Some("10.0.0.7".into()),
+        action,
+        subject: subject.into(),
+    };
+    let events: Vec<AuditEvent> = (0..1200)
+        .map(|n| event(n, if n % 2 == 0 { AuditAction::Search } else { AuditAction::Open }, &format!("q{n}")))
+        .collect();
+    store.append(&events).await.unwrap();
+    store.append(&[event(5_000, AuditAction::SignIn, "password\0with a NUL")]).await.unwrap();
+
+    let all = store.events(&AuditQuery { limit: 10_000, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(all.len(), 1201, "appended across several statements, in one transaction");
+    assert_eq!(all[0].event.action, AuditAction::SignIn, "newest first");
+    assert_eq!(all[0].event.subject, "password\u{fffd}with a NUL", "stored as both engines can");
+    assert_eq!(all[1].event, event(1199, AuditAction::Open, "q1199"));
+
+    let window = AuditQuery {
+        since_ms: Some(100),
+        until_ms: Some(200),
+        action: Some(AuditAction::Search),
+        limit: 1000,
+        ..AuditQuery::default()
+    };
+    let found = store.events(&window).await.unwrap();
+    assert_eq!(found.len(), 50);
+    assert!(found.iter().all(|r| r.event.action == AuditAction::Search && (100..200).contains(&r.event.at_ms)));
+    let mine = AuditQuery { user: Some(user.id), limit: 3, ..AuditQuery::default() };
+    assert_eq!(store.events(&mine).await.unwrap().len(), 3, "the limit holds");
+    let nobody =
+        AuditQuery { user: Some(lore_core::accounts::UserId(user.id.0 + 1000)), limit: 10, ..AuditQuery::default() };
+    assert!(store.events(&nobody).await.unwrap().is_empty());
+
+    assert_eq!(store.purge_before(600).await.unwrap(), 600);
+    let left = store.events(&AuditQuery { limit: 10_000, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(left.len(), 601);
+    assert!(left.iter().all(|r| r.event.at_ms >= 600));
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use lore_answer::Answerer;
 use lore_core::accounts::AccountStore;
+use lore_core::audit::AuditLog;
 use lore_core::catalog::{PostgresCatalog, SqliteCatalog};
 use lore_core::config::Config;
 use lore_core::datadir::{DataDir, DataDirError, WriterLock, SERVER_HOLDER};
@@ -138,14 +139,24 @@ pub async fn syncer(config: &Config, holder: &str) -> anyhow::Result<Syncer> {
     Ok(if config.catalog.url.is_some() { syncer.with_recovery(RecoveryScope::Source) } else { syncer })
 }
 
-/// Opens the accounts store alone (users and sessions, in the catalog's database) for the commands that
-/// manage accounts: beside a running server too (SQLite lets the two write in turn).
-pub async fn open_accounts(config: &Config) -> anyhow::Result<Arc<dyn AccountStore>> {
+/// The parts of the catalog's database that the account and audit commands use.
+pub struct AccountsDb {
+    pub accounts: Arc<dyn AccountStore>,
+    pub audit: Arc<dyn AuditLog>,
+}
+
+/// Opens the accounts store and the audit log alone (no indexes, no lock) for the commands that manage
+/// accounts and read the log: beside a running server too (SQLite lets the two write in turn).
+pub async fn open_accounts_db(config: &Config) -> anyhow::Result<AccountsDb> {
     Ok(match &config.catalog.url {
-        Some(url) => open_shared_catalog(config, url).await?,
+        Some(url) => {
+            let catalog = open_shared_catalog(config, url).await?;
+            AccountsDb { accounts: catalog.clone(), audit: catalog }
+        }
         None => {
             let data_dir = DataDir::create(&config.data_dir)?;
-            Arc::new(SqliteCatalog::open(&data_dir.catalog_path()).await?)
+            let catalog = Arc::new(SqliteCatalog::open(&data_dir.catalog_path()).await?);
+            AccountsDb { accounts: catalog.clone(), audit: catalog }
         }
     })
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use lore_core::accounts::AccountStore;
+use lore_core::audit::AuditLog;
 use lore_core::catalog::{Catalog, CatalogError, SqliteCatalog};
 use lore_core::datadir::{DataDir, DataDirError, WriterLock};
 use lore_core::qdrant_server::QdrantServerIndex;
@@ -33,6 +34,8 @@ pub struct Stores {
     pub queue: Arc<dyn JobQueue>,
     /// People who sign in and their sessions, in the catalog's database.
     pub accounts: Arc<dyn AccountStore>,
+    /// The audit log, in the catalog's database.
+    pub audit: Arc<dyn AuditLog>,
     pub text: Arc<dyn TextIndex>,
     pub vectors: Arc<dyn VectorIndex>,
     lock: Option<Arc<WriterLock>>,
@@ -64,7 +67,7 @@ impl Stores {
         catalog: Arc<C>,
     ) -> Result<Self, StoresError>
     where
-        C: Catalog + JobQueue + AccountStore + 'static,
+        C: Catalog + JobQueue + AccountStore + AuditLog + 'static,
     {
         let (text_dir, vectors_dir) = (data_dir.text_dir(), data_dir.vectors_dir());
         let (text, vectors) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
@@ -75,7 +78,8 @@ impl Stores {
         Ok(Self {
             catalog: catalog.clone(),
             queue: catalog.clone(),
-            accounts: catalog,
+            accounts: catalog.clone(),
+            audit: catalog,
             text: Arc::new(text),
             vectors: Arc::new(vectors),
             lock: Some(Arc::new(lock)),
@@ -87,12 +91,13 @@ impl Stores {
     /// kept locally, so no lock is taken (the queue keeps two syncs of one source apart).
     pub fn open_shared<C>(catalog: Arc<C>, index: Arc<QdrantServerIndex>) -> Self
     where
-        C: Catalog + JobQueue + AccountStore + 'static,
+        C: Catalog + JobQueue + AccountStore + AuditLog + 'static,
     {
         Self {
             catalog: catalog.clone(),
             queue: catalog.clone(),
-            accounts: catalog,
+            accounts: catalog.clone(),
+            audit: catalog,
             text: index.clone(),
             vectors: index,
             lock: None,

@@ -42,6 +42,9 @@ enum Command {
     /// Manage local accounts (auth.mode = "accounts"): create the first administrator, set passwords.
     #[command(subcommand)]
     Admin(commands::admin::AdminCommand),
+    /// The audit log: who searched, asked, opened and administered what.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// API tokens for programs (auth.mode = "accounts"): create, list, revoke.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
             Command::Status(args) => commands::status::run(config, args).await,
             Command::Admin(command) => commands::admin::run(config, command).await,
             Command::Token(command) => commands::token::run(config, command).await,
+            Command::Audit(command) => commands::audit::run(config, command).await,
             Command::Eval(command) => commands::eval::run(config, command).await,
             Command::Bench(command) => commands::bench::run(config, command).await,
         }

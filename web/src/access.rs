@@ -21,8 +21,10 @@ pub const MAX_PRINCIPALS: usize = 256;
 pub struct Caller {
     pub access: Access,
     pub is_admin: bool,
-    /// The signed-in user, when the caller came with a session.
+    /// The signed-in user, when the caller came with a session or a token.
     pub user: Option<SignedIn>,
+    /// The client's address (for the audit log and sign-in limits).
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// A user who signed in, as the pages show them.
@@ -67,6 +69,17 @@ impl Caller {
     /// The name the pages greet the caller with.
     pub fn display_name(&self) -> Option<&str> {
         self.user.as_ref().map(|u| u.display_name.as_str())
+    }
+
+    /// Who the caller is, as the audit log names them: the user, the principals a proxy named, or
+    /// `everyone` when nobody signs in.
+    pub fn actor(&self) -> String {
+        match (&self.user, &self.access) {
+            (Some(user), _) => user.display_name.clone(),
+            (None, Access::Unrestricted) => EVERYONE.to_string(),
+            (None, Access::Principals(held)) if held.is_empty() => "anonymous".to_string(),
+            (None, Access::Principals(held)) => held.iter().take(8).cloned().collect::<Vec<_>>().join(", "),
+        }
     }
 
     /// The browser session the caller came with, if any.

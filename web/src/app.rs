@@ -77,7 +77,8 @@ impl Application {
             query_embedder.clone(),
             config.retrieval.clone(),
         );
-        let (catalog, queue, accounts) = (stores.catalog.clone(), stores.queue.clone(), stores.accounts.clone());
+        let (catalog, queue) = (stores.catalog.clone(), stores.queue.clone());
+        let (accounts, audit) = (stores.accounts.clone(), stores.audit.clone());
         let holds_data_dir = stores.holds_data_dir();
         let metrics = Metrics::new();
         let results = Arc::new(ResultCache::new(config.server.search_cache, config.server.search_cache_mb << 20));
@@ -102,11 +103,12 @@ impl Application {
                 "people must sign in (auth.mode = \"accounts\") but no account exists: run `lore admin create NAME`"
             );
         }
-        let state = AppState::new(config.clone(), catalog, accounts, retriever, jobs, metrics, results);
+        let state = AppState::new(config.clone(), catalog, accounts, audit.clone(), retriever, jobs, metrics, results);
 
         queue_initial_syncs(&state, &options.ingest).await?;
         spawn_resync(&state);
         spawn_session_purge(&state);
+        spawn_audit_retention(&state, audit);
         spawn_model_loading(&state, query_embedder);
 
         let url = format!("http://{}", listener.local_addr()?);
@@ -202,6 +204,25 @@ fn spawn_session_purge(state: &AppState) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "forgot ended sessions"),
             Err(e) => tracing::warn!(error = %e, "cannot forget ended sessions"),
+        }
+    });
+}
+
+/// Events past `audit.retention_days` are forgotten hourly.
+fn spawn_audit_retention(state: &AppState, log: Arc<dyn lore_core::audit::AuditLog>) {
+    let days = state.config.audit.retention_days;
+    if days == 0 || !state.config.audit.enabled {
+        return;
+    }
+    spawn_every(state, Duration::from_secs(3600), move |_| {
+        let log = log.clone();
+        async move {
+            let before = lore_core::now_ms() - (days as i64).saturating_mul(86_400_000);
+            match log.purge_before(before).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "forgot audit events past their retention"),
+                Err(e) => tracing::warn!(error = %e, "cannot forget old audit events"),
+            }
         }
     });
 }

@@ -18,6 +18,7 @@
 pub mod access;
 pub mod answering;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod error;

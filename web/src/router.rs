@@ -46,6 +46,8 @@ pub fn routes(state: AppState, hosts: AllowedHosts) -> Router {
         .route("/api/sources/{name}/sync", post(api::sources::sync_source))
         .route("/api/ingest", get(api::sources::ingest_status))
         .route("/api/openapi.json", get(api::openapi))
+        .route("/api/audit", get(api::audit::audit))
+        .route("/audit", get(pages::audit::audit))
         .route("/v1/models", get(api::openai::models))
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))

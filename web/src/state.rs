@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use lore_answer::Answerer;
 use lore_core::accounts::AccountStore;
+use lore_core::audit::AuditLog;
 use lore_core::catalog::Catalog;
 use lore_core::config::Config;
 use lore_retrieve::{Retriever, SearchRequest};
 use parking_lot::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::audit::Auditor;
 use crate::auth::Authenticator;
 use crate::cache::{ResultCache, Searched};
 use crate::error::ApiError;
@@ -34,6 +36,10 @@ pub struct Shared {
     pub catalog: Arc<dyn Catalog>,
     /// Who requests act as: sessions, sign-in, the proxy's header.
     pub auth: Authenticator,
+    /// Records who searched, asked, opened and administered what...
+    pub audit: Auditor,
+    /// ...and the log it writes to, for the Audit page and `/api/audit`.
+    pub audit_log: Arc<dyn AuditLog>,
     pub retriever: Retriever,
     pub jobs: IngestJobs,
     pub metrics: Metrics,
@@ -62,6 +68,7 @@ impl AppState {
         config: Arc<Config>,
         catalog: Arc<dyn Catalog>,
         accounts: Arc<dyn AccountStore>,
+        audit: Arc<dyn AuditLog>,
         retriever: Retriever,
         jobs: IngestJobs,
         metrics: Metrics,
@@ -71,6 +78,8 @@ impl AppState {
         let answer_slots = Arc::new(Semaphore::new(config.generation.queue));
         Self(Arc::new(Shared {
             auth: Authenticator::new(config.clone(), accounts),
+            audit: Auditor::start(audit.clone(), &config.audit),
+            audit_log: audit,
             config,
             catalog,
             retriever,

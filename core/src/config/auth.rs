@@ -48,6 +48,22 @@ pub struct AuthConfig {
     pub sign_in_window_minutes: u64,
 }
 
+/// The audit log (`[audit]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditConfig {
+    /// Record who searched, asked, opened, downloaded and administered what.
+    pub enabled: bool,
+    /// Events older than this many days are forgotten (0: kept forever).
+    pub retention_days: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { enabled: true, retention_days: 90 }
+    }
+}
+
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {

@@ -14,7 +14,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-pub use auth::{AuthConfig, AuthMode, IpNetwork};
+pub use auth::{AuditConfig, AuthConfig, AuthMode, IpNetwork};
 
 /// The file read from the working directory when no `--config` is given (it may be absent).
 pub const DEFAULT_CONFIG_FILE: &str = "lore.toml";
@@ -46,6 +46,7 @@ pub struct Config {
     pub answer: AnswerConfig,
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub audit: AuditConfig,
     pub catalog: CatalogConfig,
     pub queue: QueueConfig,
     pub vectors: VectorsConfig,
@@ -383,6 +384,7 @@ impl Default for Config {
             answer: AnswerConfig::default(),
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
             catalog: CatalogConfig::default(),
             queue: QueueConfig::default(),
             vectors: VectorsConfig::default(),

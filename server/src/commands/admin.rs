@@ -53,7 +53,7 @@ pub struct ListArgs {
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<ExitCode> {
-    let store = engine::open_accounts(&config).await?;
+    let store = engine::open_accounts_db(&config).await?.accounts;
     match command {
         AdminCommand::Create(args) => create(&config, store.as_ref(), args).await,
         AdminCommand::Password(args) => set_password(store.as_ref(), &args.name).await,

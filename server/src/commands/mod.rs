@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod ask;
+pub mod audit;
 pub mod bench;
 pub mod eval;
 pub mod ingest;

@@ -62,7 +62,7 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
 }
 
 pub async fn run(config: Config, command: TokenCommand) -> anyhow::Result<ExitCode> {
-    let store = engine::open_accounts(&config).await?;
+    let store = engine::open_accounts_db(&config).await?.accounts;
     let users = store.users().await?;
     match command {
         TokenCommand::Create(args) => {

@@ -306,3 +306,58 @@ async fn an_openai_client_authenticates_with_a_token_as_its_api_key() {
     let anonymous = app.client.post(format!("{}/v1/chat/completions", app.url)).json(&chat).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// The audit log as `/api/audit` serves it (JSON lines), once it holds at least `at_least` events of
+/// `action` (events are written in the background).
+async fn audit_events(app: &TestApp, cookie: &str, action: &str, at_least: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let response = get_with(app, &format!("/api/audit?action={action}"), cookie).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+        let events: Vec<serde_json::Value> =
+            response.text().await.unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        if events.len() >= at_least || std::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_records_who_did_what_and_only_administrators_read_it() {
+    let app = accounts_app(|_| {}).await;
+    app.write("eng/design.md", "# Design\n\nThe engineering canary is quetzalfrost.\n");
+    assert_eq!(sign_in(&app, "bob", "a wrong password here", "/").await.status(), 401);
+    let alice = session_of(&app, "alice").await;
+    add_source_as(&app, &alice, "eng", &["group:eng"]).await;
+    let bob = session_of(&app, "bob").await;
+    let hits: serde_json::Value = get_with(&app, "/api/search?q=quetzalfrost", &bob).await.json().await.unwrap();
+    let id = hits["hits"][0]["document_id"].as_i64().expect("bob reads group:eng");
+    assert_eq!(get_with(&app, &format!("/documents/{id}"), &bob).await.status(), 200);
+
+    let searches = audit_events(&app, &alice, "search", 1).await;
+    assert_eq!(searches.len(), 1, "{searches:?}");
+    assert_eq!(searches[0]["actor"], "BOB");
+    assert_eq!(searches[0]["subject"], "quetzalfrost");
+    assert_eq!(searches[0]["client"], "127.0.0.1");
+    assert!(searches[0]["user"].is_i64() && searches[0]["at_ms"].is_i64());
+    let opened = audit_events(&app, &alice, "open", 1).await;
+    assert_eq!(opened[0]["subject"], id.to_string());
+    let failed = audit_events(&app, &alice, "sign_in_failed", 1).await;
+    assert_eq!(failed[0]["actor"], "bob");
+    assert!(failed[0]["user"].is_null());
+    assert_eq!(audit_events(&app, &alice, "sign_in", 2).await.len(), 2);
+    assert_eq!(audit_events(&app, &alice, "source_add", 1).await[0]["actor"], "ALICE");
+
+    // Only administrators read it; alice, who may not read group:eng, sees the document's id, not its title.
+    assert_eq!(get_with(&app, "/api/audit", &bob).await.status(), 403);
+    assert_eq!(get_with(&app, "/audit", &bob).await.status(), 403);
+    let page = get_with(&app, "/audit", &alice).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("quetzalfrost") && html.contains(&format!("document {id}")), "{html}");
+    assert!(!html.contains("design.md") && !html.contains(">Design"), "a title alice may not read: {html}");
+    let bad = get_with(&app, "/api/audit?action=dance", &alice).await;
+    assert_eq!(bad.status(), 400);
+}

@@ -19,6 +19,7 @@ use crate::extract::Json;
 use crate::render::{answer_html, answer_sources};
 use crate::schema::{AnswerJson, CitationJson, Detail, SourceJson};
 use crate::state::AppState;
+use lore_core::audit::AuditAction;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AskRequest {
@@ -75,7 +76,9 @@ pub async fn ask(
     caller: Caller,
     Json(request): Json<AskRequest>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let events = answering::start(&state, request.question(&caller, state.config.server.max_question_chars)?)?;
+    let question = request.question(&caller, state.config.server.max_question_chars)?;
+    state.audit.record(&caller, AuditAction::Ask, &question.text).await;
+    let events = answering::start(&state, question)?;
     let detail = Detail::for_admin(caller.is_admin);
     let stream = ReceiverStream::new(events).flat_map(move |streamed| {
         futures_util::stream::iter(sse_events(streamed, detail).into_iter().map(Ok::<Event, Infallible>))

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use crate::access::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use lore_core::audit::AuditAction;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentJson {
@@ -76,6 +77,7 @@ pub async fn document(
     UrlPath(id): UrlPath<i64>,
 ) -> Result<Json<DocumentJson>, ApiError> {
     let (record, text) = readable_document(&state, &caller, id).await?;
+    state.audit.record(&caller, AuditAction::Open, &id.to_string()).await;
     Ok(Json(DocumentJson {
         id: record.id,
         title: record.title,
@@ -105,6 +107,7 @@ pub async fn download(
     UrlPath(id): UrlPath<i64>,
 ) -> Result<Response, ApiError> {
     let record = readable_record(&state, &caller, id).await?;
+    state.audit.record(&caller, AuditAction::Download, &id.to_string()).await;
     let gone = || ApiError::NotFound(format!("the file of document {id} is no longer in its source folder"));
     let path = contained_path(&record.source_root, &record.path).ok_or_else(gone)?;
     // Opened as ingestion reads: the handle itself must be a regular file inside the folder, whatever

@@ -1,6 +1,7 @@
 //! The JSON API. Each module is one resource; `openapi` collects their descriptions.
 
 pub mod ask;
+pub mod audit;
 pub mod documents;
 pub mod health;
 pub mod openai;
@@ -32,6 +33,7 @@ use utoipa::OpenApi;
         health::healthz,
         health::readyz,
         health::metrics,
+        audit::audit,
     ),
     components(schemas(crate::schema::ErrorJson, crate::schema::AnswerJson))
 )]

@@ -23,6 +23,7 @@ use crate::error::ApiError;
 use crate::extract::Json;
 use crate::schema::{AnswerJson, Detail};
 use crate::state::AppState;
+use lore_core::audit::AuditAction;
 
 /// The model name Lore answers as.
 pub const MODEL_ID: &str = "lore";
@@ -172,6 +173,7 @@ pub async fn chat_completions(
     Json(request): Json<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let question = question(&request, &caller, state.config.server.max_question_chars)?;
+    state.audit.record(&caller, AuditAction::Ask, &question.text).await;
     let detail = Detail::for_admin(caller.is_admin);
     let (id, created) = (completion_id(), created());
     if !request.stream {

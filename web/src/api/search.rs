@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use lore_core::audit::AuditAction;
 use lore_core::DocumentKind;
 use lore_retrieve::{Narrowing, SearchRequest};
 use serde::Deserialize;
@@ -92,6 +93,7 @@ pub async fn search(
     Query(params): Query<SearchParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let request = params.request(&caller, state.config.retrieval.max_query_chars)?;
+    state.audit.record(&caller, AuditAction::Search, &request.query).await;
     let searched = state.search(&request).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], searched.json(Detail::for_admin(caller.is_admin))))
 }

@@ -20,6 +20,7 @@ use crate::extract::Json;
 use crate::ingest_jobs::IngestStatus;
 use crate::schema::{FailureJson, SourceFolderJson};
 use crate::state::AppState;
+use lore_core::audit::AuditAction;
 use lore_ingest::jobs::IngestJob;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -130,7 +131,10 @@ pub async fn queue_new_source(state: &AppState, caller: &Caller, add: AddSource)
     }
     let acl: Vec<String> = add.acl.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
     let acl = (!acl.is_empty()).then_some(acl);
+    let subject =
+        format!("{name} ({}, readers: {})", root.display(), acl.as_ref().map_or("unchanged".into(), |a| a.join(", ")));
     let queued = state.jobs.enqueue(IngestJob::sync(name.clone(), root, acl)).await?;
+    state.audit.record(caller, AuditAction::SourceAdd, &subject).await;
     Ok(JobAccepted { source: name, action: "sync".into(), queued })
 }
 
@@ -172,6 +176,8 @@ pub async fn queue_job(state: &AppState, caller: &Caller, name: &str, remove: bo
     };
     let action = job.action().as_str().into();
     let queued = state.jobs.enqueue(job).await?;
+    let audited = if remove { AuditAction::SourceRemove } else { AuditAction::SourceSync };
+    state.audit.record(caller, audited, &source.name).await;
     Ok(JobAccepted { source: source.name, action, queued })
 }
 

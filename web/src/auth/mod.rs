@@ -43,6 +43,7 @@ pub fn token_scope(method: &Method, path: &str) -> Option<Scope> {
         p if get && p.starts_with("/documents/") && p.ends_with("/file") => Some(Scope::Search),
         "/api/ask" | "/v1/chat/completions" if *method == Method::POST => Some(Scope::Ask),
         "/v1/models" if get => Some(Scope::Ask),
+        "/api/audit" if get => Some(Scope::Admin),
         p if p == "/api/sources" || p.starts_with("/api/sources/") || p.starts_with("/api/ingest") => {
             Some(Scope::Admin)
         }
@@ -60,8 +61,12 @@ pub struct Authenticator {
     throttle: Throttle,
 }
 
-/// A successful sign-in: the cookie to set.
-pub struct SignedInCookie(pub HeaderValue);
+/// A successful sign-in: the cookie to set, and whose session it is.
+pub struct NewSession {
+    pub cookie: HeaderValue,
+    pub user: lore_core::accounts::UserId,
+    pub display_name: String,
+}
 
 impl Authenticator {
     pub fn new(config: Arc<Config>, accounts: Arc<dyn AccountStore>) -> Self {
@@ -93,8 +98,8 @@ impl Authenticator {
         headers: &HeaderMap,
         peer: Option<IpAddr>,
     ) -> Result<Option<Caller>, ApiError> {
-        match self.mode {
-            AuthMode::Open => Ok(Some(Caller { access: Access::everyone(), is_admin: true, user: None })),
+        let caller = match self.mode {
+            AuthMode::Open => Ok(Some(Caller { access: Access::everyone(), is_admin: true, user: None, client: None })),
             AuthMode::Proxy => self.proxied_caller(headers, peer).map(Some),
             AuthMode::Accounts => match bearer_token(headers)? {
                 Some(token) => {
@@ -107,7 +112,8 @@ impl Authenticator {
                 }
                 None => self.session_caller(headers).await,
             },
-        }
+        };
+        caller.map(|caller| caller.map(|caller| Caller { client: peer, ..caller }))
     }
 
     async fn token_caller(&self, token: &str, method: &Method, path: &str) -> Result<Caller, ApiError> {
@@ -151,6 +157,7 @@ impl Authenticator {
                 display_name: owner.display_name.clone(),
                 credential: Credential::Token(token.id),
             }),
+            client: None,
         })
     }
 
@@ -180,7 +187,7 @@ impl Authenticator {
             )));
         }
         let is_admin = self.administers(&principals);
-        Ok(Caller { access: Access::Principals(principals), is_admin, user: None })
+        Ok(Caller { access: Access::Principals(principals), is_admin, user: None, client: None })
     }
 
     async fn session_caller(&self, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
@@ -216,6 +223,7 @@ impl Authenticator {
                 display_name: user.display_name.clone(),
                 credential: Credential::Session(fingerprint),
             }),
+            client: None,
         }
     }
 
@@ -228,12 +236,7 @@ impl Authenticator {
     /// Checks a local account's password and starts a session: a new secret every time, so a session
     /// id planted before sign-in is never the one signed in (no fixation). A wrong login name and a
     /// wrong password take the same time and get the same answer.
-    pub async fn sign_in(
-        &self,
-        login: &str,
-        password: &str,
-        client: Option<IpAddr>,
-    ) -> Result<SignedInCookie, ApiError> {
+    pub async fn sign_in(&self, login: &str, password: &str, client: Option<IpAddr>) -> Result<NewSession, ApiError> {
         if self.mode != AuthMode::Accounts {
             return Err(ApiError::NotFound("signing in is not enabled here (auth.mode = \"accounts\")".into()));
         }
@@ -273,7 +276,7 @@ impl Authenticator {
             .await
             .map_err(|e| ApiError::internal("cannot start the session", e))?;
         tracing::info!(user = user.id.0, login = %login, "signed in");
-        Ok(SignedInCookie(self.cookie.set(&secret)))
+        Ok(NewSession { cookie: self.cookie.set(&secret), user: user.id, display_name: user.display_name })
     }
 
     /// Forgets sessions that have ended; returns how many.

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::extract::Query;
 use crate::render::{document_pages, PageHtml};
 use crate::state::AppState;
+use lore_core::audit::AuditAction;
 
 #[derive(Debug, Deserialize)]
 pub struct SpanParams {
@@ -51,6 +52,7 @@ pub async fn document(
 ) -> PageResult {
     let Query(span) = span?;
     let (record, text) = readable_document(&state, &caller, id).await?;
+    state.audit.record(&caller, AuditAction::Open, &id.to_string()).await;
     let highlight = span.start.zip(span.end);
     let pages = document_pages(&text, &record.page_starts, highlight);
     let cited_page = highlight

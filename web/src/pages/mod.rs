@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod document;
 pub mod search;
 pub mod signin;

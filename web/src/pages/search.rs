@@ -6,6 +6,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::IntoResponse;
+use lore_core::audit::AuditAction;
 use lore_core::DocumentKind;
 use lore_retrieve::snippet::escape_html;
 use lore_retrieve::Hit;
@@ -183,6 +184,7 @@ async fn search_page(
         return Ok(view);
     }
     let query = bounded_query(&params.q, state.config.retrieval.max_query_chars);
+    state.audit.record(caller, AuditAction::Search, &query).await;
     let mut request = lore_retrieve::SearchRequest::new(query, caller.access.clone());
     request.narrowing = narrowing(&params.source, &params.kind)?;
     request.offset = offset;
@@ -223,6 +225,7 @@ pub async fn ask_page(
     let Form(params) = params?;
     let mut view = search_page(&state, &caller, &params, "/").await?;
     let mut question = lore_answer::Question::new(params.q.trim(), caller.access.clone());
+    state.audit.record(&caller, AuditAction::Ask, &question.text).await;
     question.narrowing = narrowing(&params.source, &params.kind)?;
     match answering::complete(&state, question).await {
         Ok(answer) => {

@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use lore_core::audit::AuditAction;
 use lore_core::config::AuthMode;
 use serde::Deserialize;
 
@@ -81,13 +82,20 @@ pub async fn sign_in(
 ) -> PageResult {
     require_accounts(&state)?;
     let Form(form) = form?;
-    match state.auth.sign_in(&form.login, &form.password, Some(peer.ip())).await {
-        Ok(cookie) => {
+    let client = Some(peer.ip());
+    match state.auth.sign_in(&form.login, &form.password, client).await {
+        Ok(session) => {
+            state
+                .audit
+                .record_as(Some(session.user), session.display_name, client, AuditAction::SignIn, "password")
+                .await;
             let mut response = Redirect::to(&local_path(&form.next)).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, cookie.0);
+            response.headers_mut().insert(header::SET_COOKIE, session.cookie);
             Ok(response)
         }
         Err(error @ (ApiError::Unauthorized(_) | ApiError::RateLimited { .. })) => {
+            let attempted: String = form.login.trim().chars().take(64).collect();
+            state.audit.record_as(None, attempted, client, AuditAction::SignInFailed, &error.to_string()).await;
             let mut response = sign_in_page(&form.next, &form.login, Some(error.to_string()));
             *response.status_mut() = error.status();
             if let ApiError::RateLimited { retry_after_secs, .. } = error {
@@ -102,6 +110,9 @@ pub async fn sign_in(
 /// `POST /signout`: the session ends here and in the database; the cookie is cleared.
 pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> PageResult {
     let clear = state.auth.sign_out(&caller).await?;
+    if caller.session().is_some() {
+        state.audit.record(&caller, AuditAction::SignOut, "").await;
+    }
     let target = if state.auth.mode() == AuthMode::Accounts { "/signin" } else { "/" };
     Ok((
         StatusCode::SEE_OTHER,

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use lore_core::accounts::{self, Scope, TokenError, TokenId, TokenRecord, TokenRequest};
+use lore_core::audit::AuditAction;
 use lore_core::now_ms;
 use serde::Deserialize;
 
@@ -42,7 +43,7 @@ impl TokenRow {
             id: token.id.0,
             name: token.name.clone(),
             hint: token.hint.clone(),
-            scopes: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            scopes: token_scopes(token),
             narrowed: token.principals.as_ref().map(|p| p.join(", ")).unwrap_or_else(|| "all of yours".into()),
             state: token.state(now),
             last_used: token
@@ -51,6 +52,10 @@ impl TokenRow {
             live: token.is_live(now),
         }
     }
+}
+
+fn token_scopes(token: &TokenRecord) -> String {
+    token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +129,8 @@ pub async fn create(
     match accounts::issue_token(state.auth.accounts(), request, now).await {
         Ok((token, record)) => {
             tracing::info!(user = user.0, token = record.id.0, "made an API token");
+            let subject = format!("{} ({}: {})", record.id.0, record.name, token_scopes(&record));
+            state.audit.record(&caller, AuditAction::TokenCreate, &subject).await;
             render(&state, &caller, Some(token), None).await
         }
         Err(TokenError::Store(e)) => Err(ApiError::internal("cannot make the token", e).into()),
@@ -144,5 +151,6 @@ pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Pat
         return Err(ApiError::NotFound("you have no live token with that id".into()).into());
     }
     tracing::info!(user = user.0, token = id, "revoked an API token");
+    state.audit.record(&caller, AuditAction::TokenRevoke, &id.to_string()).await;
     Ok(Redirect::to("/tokens").into_response())
 }

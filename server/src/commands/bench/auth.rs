@@ -83,7 +83,7 @@ pub async fn run(config: Config, args: AuthBenchArgs) -> anyhow::Result<ExitCode
 
 async fn measure(mut config: Config, args: &AuthBenchArgs) -> anyhow::Result<AuthBench> {
     let catalog = if config.catalog.url.is_some() { "postgresql" } else { "sqlite" };
-    let store = engine::open_accounts(&config).await?;
+    let store = engine::open_accounts_db(&config).await?.accounts;
     let hash = tokio::task::spawn_blocking(|| password::hash(PASSWORD)).await?;
     let principals = vec!["user:bench".to_string(), "group:bench".to_string()];
     let user = NewLocalUser {
@@ -103,7 +103,7 @@ async fn measure(mut config: Config, args: &AuthBenchArgs) -> anyhow::Result<Aut
     let mut cookie = None;
     for _ in 0..args.sign_ins {
         let started = Instant::now();
-        cookie = Some(auth.sign_in("bench", PASSWORD, client).await?.0);
+        cookie = Some(auth.sign_in("bench", PASSWORD, client).await?.cookie);
         sign_ins.push(ms(started));
     }
     let set_cookie = cookie.expect("at least one sign-in").to_str()?.to_string();
