@@ -12,27 +12,32 @@ use crate::helpers::{spawn_app_with, TestApp};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn accounts_app(tweak: impl FnOnce(&mut lore_core::config::Config)) -> TestApp {
+/// The app where people sign in, with alice (administrator, no groups) and bob (`group:eng`).
+pub(crate) async fn accounts_app(tweak: impl FnOnce(&mut lore_core::config::Config)) -> TestApp {
     let app = spawn_app_with(|config| {
         config.auth.mode = Some(AuthMode::Accounts);
         tweak(config);
     })
     .await;
-    let store = SqliteCatalog::open(&app.data_dir.join("catalog.sqlite")).await.unwrap();
-    for (login, admin, groups) in [("alice", true, &[][..]), ("bob", false, &["group:eng"][..])] {
-        let mut principals = vec![format!("user:{login}")];
-        principals.extend(groups.iter().map(|g| g.to_string()));
-        let hash = password::hash(PASSWORD);
-        let user = NewLocalUser {
-            login,
-            display_name: &login.to_uppercase(),
-            password_hash: &hash,
-            principals: &principals,
-            is_admin: admin,
-        };
-        store.create_local_user(&user, lore_core::now_ms()).await.unwrap().unwrap();
-    }
+    create_user(&app, "alice", true, &[]).await;
+    create_user(&app, "bob", false, &["group:eng"]).await;
     app
+}
+
+/// A local account reading as `user:<login>` and `groups`, shown as the login in capitals.
+pub(crate) async fn create_user(app: &TestApp, login: &str, admin: bool, groups: &[&str]) {
+    let store = SqliteCatalog::open(&app.data_dir.join("catalog.sqlite")).await.unwrap();
+    let mut principals = vec![format!("user:{login}")];
+    principals.extend(groups.iter().map(|g| g.to_string()));
+    let hash = password::hash(PASSWORD);
+    let user = NewLocalUser {
+        login,
+        display_name: &login.to_uppercase(),
+        password_hash: &hash,
+        principals: &principals,
+        is_admin: admin,
+    };
+    store.create_local_user(&user, lore_core::now_ms()).await.unwrap().unwrap();
 }
 
 /// Signs in through the form; returns the response (303 with the cookie on success).
@@ -47,7 +52,7 @@ async fn sign_in(app: &TestApp, login: &str, password: &str, next: &str) -> reqw
 }
 
 /// The `name=value` part of a successful sign-in's cookie.
-async fn session_of(app: &TestApp, login: &str) -> String {
+pub(crate) async fn session_of(app: &TestApp, login: &str) -> String {
     let response = sign_in(app, login, PASSWORD, "/").await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
@@ -55,21 +60,27 @@ async fn session_of(app: &TestApp, login: &str) -> String {
 }
 
 /// A POST as the signed-in browser of `cookie` sends it from one of Lore's own pages.
-fn post_from_page(app: &TestApp, path: &str, cookie: &str) -> reqwest::RequestBuilder {
+pub(crate) fn post_from_page(app: &TestApp, path: &str, cookie: &str) -> reqwest::RequestBuilder {
     app.client.post(format!("{}{path}", app.url)).header(COOKIE, cookie).header(ORIGIN, &app.url)
 }
 
 /// Adds the docs folder as source `name` readable by `acl`, as the signed-in administrator of
 /// `cookie`, and waits until it is indexed.
 async fn add_source_as(app: &TestApp, cookie: &str, name: &str, acl: &[&str]) {
-    let add = json!({"path": app.docs_path(), "name": name, "acl": acl});
+    add_folder_as(app, cookie, app.docs_path(), name, acl).await;
+}
+
+/// Adds `folder` as source `name` readable by `acl` (or re-adds it with new readers), as the signed-in
+/// administrator of `cookie`, and waits until the worker is done.
+pub(crate) async fn add_folder_as(app: &TestApp, cookie: &str, folder: &std::path::Path, name: &str, acl: &[&str]) {
+    let add = json!({"path": folder, "name": name, "acl": acl});
     let request = post_from_page(&app, "/api/sources", cookie).json(&add);
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
     app.wait_for_ingest(&[("Cookie", cookie)]).await;
 }
 
-async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+pub(crate) async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
     app.client.get(format!("{}{path}", app.url)).header(COOKIE, cookie).send().await.unwrap()
 }
 
@@ -216,7 +227,7 @@ async fn the_principal_header_is_trusted_only_from_the_configured_proxies() {
 }
 
 /// Makes an API token on the Tokens page and returns it (the page shows it once).
-async fn make_token(app: &TestApp, cookie: &str, name: &str, scopes: &[&str], principals: &str) -> String {
+pub(crate) async fn make_token(app: &TestApp, cookie: &str, name: &str, scopes: &[&str], principals: &str) -> String {
     let mut form: Vec<(&str, &str)> = vec![("name", name), ("principals", principals), ("expires_days", "30")];
     form.extend(scopes.iter().map(|s| ("scope", *s)));
     let response = post_from_page(&app, "/tokens", cookie).form(&form).send().await.unwrap();
@@ -226,7 +237,7 @@ async fn make_token(app: &TestApp, cookie: &str, name: &str, scopes: &[&str], pr
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
-fn with_token(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+pub(crate) fn with_token(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
     app.client.request(method, format!("{}{path}", app.url)).bearer_auth(token)
 }
 

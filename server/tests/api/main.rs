@@ -7,6 +7,7 @@ mod answers;
 mod browser;
 mod documents;
 mod helpers;
+mod leaks;
 mod operations;
 mod pages;
 mod search;
