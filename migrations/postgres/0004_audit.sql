@@ -12,7 +12,7 @@ CREATE TABLE audit_events (
     -- The client's address.
     client          TEXT,
     -- sign_in, sign_in_failed, sign_out, search, ask, open, download, source_add, source_sync,
-    -- source_remove, token_create, token_revoke.
+    -- source_remove, token_create, token_revoke, user_change.
     action          TEXT    NOT NULL,
     -- What: the query or question, a document id, a source's name, a token id.
     subject         TEXT    NOT NULL

@@ -32,10 +32,12 @@ pub enum AuditAction {
     SourceRemove,
     TokenCreate,
     TokenRevoke,
+    /// An administrator disabled or enabled an account.
+    UserChange,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 13] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -48,6 +50,7 @@ impl AuditAction {
         Self::SourceRemove,
         Self::TokenCreate,
         Self::TokenRevoke,
+        Self::UserChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl AuditAction {
             Self::SourceRemove => "source_remove",
             Self::TokenCreate => "token_create",
             Self::TokenRevoke => "token_revoke",
+            Self::UserChange => "user_change",
         }
     }
 

@@ -372,3 +372,31 @@ async fn the_audit_log_records_who_did_what_and_only_administrators_read_it() {
     let bad = get_with(&app, "/api/audit?action=dance", &alice).await;
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_sees_the_users_and_disabling_one_stops_it_at_once() {
+    let app = accounts_app(|_| {}).await;
+    let alice = session_of(&app, "alice").await;
+    let bob = session_of(&app, "bob").await;
+    let token = make_token(&app, &bob, "script", &["search"], "").await;
+
+    assert_eq!(get_with(&app, "/admin/users", &bob).await.status(), 403);
+    let page = get_with(&app, "/admin/users", &alice).await.text().await.unwrap();
+    assert!(page.contains("user:bob, group:eng") && page.contains("group:eng: 1 member"), "{page}");
+    let bob_id = page.split("action=\"/admin/users/").map(|rest| rest.split('/').next().unwrap()).nth(2).unwrap();
+    let alice_id = page.split("action=\"/admin/users/").map(|rest| rest.split('/').next().unwrap()).nth(1).unwrap();
+
+    let own = post_from_page(&app, &format!("/admin/users/{alice_id}/disable"), &alice).send().await.unwrap();
+    assert_eq!(own.status(), 400, "nobody locks themselves out");
+    let disabled = post_from_page(&app, &format!("/admin/users/{bob_id}/disable"), &alice).send().await.unwrap();
+    assert_eq!(disabled.status(), 303);
+    assert_eq!(get_with(&app, "/api/sources", &bob).await.status(), 401, "the session ended");
+    let stopped = with_token(&app, reqwest::Method::GET, "/api/search?q=x", &token).send().await.unwrap();
+    assert_eq!(stopped.status(), 401, "the token stopped");
+    assert_eq!(sign_in(&app, "bob", PASSWORD, "/").await.status(), 401, "no sign-in either");
+    let enabled = post_from_page(&app, &format!("/admin/users/{bob_id}/enable"), &alice).send().await.unwrap();
+    assert_eq!(enabled.status(), 303);
+    assert_eq!(sign_in(&app, "bob", PASSWORD, "/").await.status(), 303);
+    let changes = audit_events(&app, &alice, "user_change", 2).await;
+    assert_eq!(changes.len(), 2, "{changes:?}");
+}

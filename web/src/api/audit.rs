@@ -24,7 +24,7 @@ pub struct AuditParams {
     /// Before this time (milliseconds since the epoch).
     pub until: Option<i64>,
     /// Only this action: sign_in, sign_in_failed, sign_out, search, ask, open, download, source_add,
-    /// source_sync, source_remove, token_create, token_revoke.
+    /// source_sync, source_remove, token_create, token_revoke, user_change.
     pub action: Option<String>,
     /// At most this many events (default 1000).
     pub limit: Option<usize>,

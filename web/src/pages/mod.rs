@@ -8,6 +8,7 @@ pub mod document;
 pub mod search;
 pub mod signin;
 pub mod tokens;
+pub mod users;
 
 use askama::Template;
 use axum::http::StatusCode;
