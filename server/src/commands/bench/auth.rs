@@ -70,9 +70,7 @@ pub async fn run(config: Config, args: AuthBenchArgs) -> anyhow::Result<ExitCode
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!("lore bench auth: {} catalog, {} requests per credential", result.catalog, result.requests);
-        let row = |name: &str, l: &Latency| {
-            println!("  {name:<30} p50 {:>9.4} ms   p95 {:>9.4} ms   p99 {:>9.4} ms", l.p50_ms, l.p95_ms, l.p99_ms)
-        };
+        let row = |name: &str, l: &Latency| l.print_row(name, 30, 4);
         row("sign-in (Argon2id + session)", &result.sign_in);
         row("request, nobody signs in", &result.open);
         row("request with a session cookie", &result.session);

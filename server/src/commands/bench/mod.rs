@@ -54,6 +54,15 @@ impl Latency {
         use lore_eval::metrics::percentile;
         Self { p50_ms: percentile(samples, 50.0), p95_ms: percentile(samples, 95.0), p99_ms: percentile(samples, 99.0) }
     }
+
+    /// Prints `  name   p50 .. ms   p95 .. ms   p99 .. ms`, the name padded to `width`, with `decimals`.
+    fn print_row(&self, name: &str, width: usize, decimals: usize) {
+        let w = decimals + 6;
+        println!(
+            "  {name:<width$} p50 {:>w$.decimals$} ms   p95 {:>w$.decimals$} ms   p99 {:>w$.decimals$} ms",
+            self.p50_ms, self.p95_ms, self.p99_ms
+        );
+    }
 }
 
 /// A line of `/proc/<process>/status` (e.g. `VmHWM`), in MiB.

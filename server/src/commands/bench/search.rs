@@ -434,9 +434,7 @@ fn print(r: &SearchBench) {
         r.mode,
         r.cores
     );
-    let row = |name: &str, l: &Latency| {
-        println!("  {name:<26} p50 {:>7.1} ms   p95 {:>7.1} ms   p99 {:>7.1} ms", l.p50_ms, l.p95_ms, l.p99_ms)
-    };
+    let row = |name: &str, l: &Latency| l.print_row(name, 26, 1);
     row("one at a time", &r.single);
     row("  of which BM25", &r.single_bm25);
     row("  of which query embedding", &r.single_embed);
