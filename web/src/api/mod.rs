@@ -15,7 +15,9 @@ use utoipa::OpenApi;
     info(
         title = "Lore",
         description = "Private document search and grounded answers. Every endpoint acts as the \
-        caller's principals (see `server.principal_header`); errors are `{\"error\":{\"code\",\"message\"}}`."
+        caller's principals: a signed-in user's, an API token's owner's (`Authorization: Bearer lore_t_...`, \
+        within its scopes), or a trusted proxy's `server.principal_header`; errors are \
+        `{\"error\":{\"code\",\"message\"}}`."
     ),
     paths(
         search::search,
