@@ -400,6 +400,47 @@ fn a_server_collection_is_shared_by_every_process_and_checked_on_connect() {
 }
 
 #[test]
+fn a_bulk_load_on_the_server_writes_words_vector_and_payload_in_one_request() {
+    let Some(url) = server_url() else {
+        eprintln!("SKIPPED: set LORE_TEST_QDRANT_URL to run the Qdrant server tests");
+        return;
+    };
+    let index = Arc::new(QdrantServerIndex::connect(settings(&url, fresh_collection())).unwrap());
+    let _cleanup = Cleanup::Collection(index.clone());
+    let mut rng = Lcg(12);
+    let docs: Vec<Doc> = (1..=150)
+        .map(|id| {
+            let acl: &[&str] = if id % 2 == 0 { &[EVERYONE] } else { &["eng"] };
+            let unique = if id == 42 { "zanzibar" } else { "" };
+            document(id, acl, &[&format!("bulk chunk about {} {unique}", WORDS[id as usize % WORDS.len()])], &mut rng)
+        })
+        .collect();
+    // 150 points in batches of 64: three requests, the last one partial.
+    let points: Vec<VectorPoint<'_>> =
+        docs.iter().map(|d| VectorPoint { document: &d.meta, chunk: &d.chunks[0], vector: &d.vectors[0] }).collect();
+    index.add_points(&points).unwrap();
+
+    assert_eq!(TextIndex::len(index.as_ref()).unwrap(), 150);
+    assert_eq!(VectorIndex::len(index.as_ref()).unwrap(), 150, "every point has its dense vector");
+    let everyone = SearchFilter { principals: vec![EVERYONE.into()], ..Default::default() };
+    let target = &docs[41]; // document 42: public
+    let nearest = VectorIndex::search(index.as_ref(), &target.vectors[0], 1, &everyone).unwrap();
+    assert_eq!(nearest[0].chunk, target.chunks[0].id);
+    let eng_only = &docs[42]; // document 43: eng
+    let hidden = VectorIndex::search(index.as_ref(), &eng_only.vectors[0], 150, &everyone).unwrap();
+    assert!(hidden.iter().all(|h| h.chunk != eng_only.chunks[0].id), "the ACL label was written with the point");
+    let words = TextIndex::search(index.as_ref(), "zanzibar", 3, &everyone).unwrap();
+    assert_eq!(words.first().map(|h| h.chunk), Some(target.chunks[0].id));
+    let fetched = TextIndex::fetch(index.as_ref(), &[target.chunks[0].id]).unwrap();
+    assert_eq!(fetched[0].document, target.meta);
+    assert_eq!(fetched[0].text, target.chunks[0].text);
+
+    let wrong = vec![0.5f32; DIMENSIONS + 1];
+    let point = VectorPoint { document: &target.meta, chunk: &target.chunks[0], vector: &wrong };
+    assert!(index.add_points(&[point]).unwrap_err().to_string().contains("dimensions"));
+}
+
+#[test]
 fn a_server_that_is_down_is_named_in_the_error_without_a_long_wait() {
     // A port nothing listens on: bind one, then close it.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

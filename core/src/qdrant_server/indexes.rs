@@ -45,6 +45,39 @@ impl QdrantServerIndex {
         Ok(())
     }
 
+    /// One chunk's point: payload, BM25 sparse vector and, when given, the dense vector.
+    fn point(&self, document: &DocumentMeta, chunk: &Chunk, dense: Option<&[f32]>) -> PointStruct {
+        let terms = self.bm25.document(&chunk.text, chunk.heading.as_deref(), &document.title);
+        let mut vectors = NamedVectors::default();
+        if !terms.is_empty() {
+            vectors = vectors.add_vector(SPARSE, Vector::new_sparse(terms.indices, terms.values));
+        }
+        if let Some(dense) = dense {
+            vectors = vectors.add_vector(DENSE, Vector::new_dense(dense.to_vec()));
+        }
+        PointStruct::new(point_id(chunk.id), vectors, chunk_payload(document, chunk))
+    }
+
+    fn write_points(&self, points: Vec<PointStruct>) -> Result<(), ServerError> {
+        let request = UpsertPointsBuilder::new(self.collection(), points).wait(true).build();
+        self.request("write points", request, |client, r| async move { client.upsert_points(r).await })?;
+        Ok(())
+    }
+
+    /// Bulk load: each batch of points goes in one request carrying payload, BM25 and dense vector,
+    /// where [`TextIndex::add`] then [`VectorIndex::upsert`] take two requests per document. For
+    /// loads of many one-chunk documents (the search benchmark's corpus).
+    pub fn add_points(&self, points: &[VectorPoint<'_>]) -> vectors::Result<()> {
+        let expected = self.settings.dimensions;
+        if let Some(point) = points.iter().find(|p| p.vector.len() != expected) {
+            return Err(VectorError::Dimensions { expected, actual: point.vector.len() });
+        }
+        for batch in points.chunks(self.settings.batch_size) {
+            self.write_points(batch.iter().map(|p| self.point(p.document, p.chunk, Some(p.vector))).collect())?;
+        }
+        Ok(())
+    }
+
     /// Every point `filter` selects, a page at a time, with the payload fields named.
     fn scroll(
         &self,
@@ -131,19 +164,8 @@ impl TextIndex for QdrantServerIndex {
     /// [`VectorIndex::upsert`]).
     fn add(&self, document: &DocumentMeta, chunks: &[Chunk]) -> text::Result<()> {
         for batch in chunks.chunks(self.settings.batch_size) {
-            let points: Vec<PointStruct> = batch
-                .iter()
-                .map(|chunk| {
-                    let terms = self.bm25.document(&chunk.text, chunk.heading.as_deref(), &document.title);
-                    let mut vectors = NamedVectors::default();
-                    if !terms.is_empty() {
-                        vectors = vectors.add_vector(SPARSE, Vector::new_sparse(terms.indices, terms.values));
-                    }
-                    PointStruct::new(point_id(chunk.id), vectors, chunk_payload(document, chunk))
-                })
-                .collect();
-            let request = UpsertPointsBuilder::new(self.collection(), points).wait(true).build();
-            self.request("write points", request, |client, r| async move { client.upsert_points(r).await })?;
+            let points: Vec<PointStruct> = batch.iter().map(|chunk| self.point(document, chunk, None)).collect();
+            self.write_points(points)?;
         }
         Ok(())
     }

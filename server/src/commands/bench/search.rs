@@ -367,12 +367,18 @@ fn build_synthetic(
         for first in (0..chunks).step_by(SYNTHETIC_BATCH as usize) {
             let batch: Vec<(DocumentMeta, Chunk, Vec<f32>)> =
                 (first..(first + SYNTHETIC_BATCH).min(chunks)).map(|n| synthetic_chunk(sentences, &base, n)).collect();
-            for (meta, chunk, _) in &batch {
-                text.add(meta, std::slice::from_ref(chunk))?;
-            }
             let points: Vec<VectorPoint<'_>> =
                 batch.iter().map(|(document, chunk, vector)| VectorPoint { document, chunk, vector }).collect();
-            vectors.upsert(&points)?;
+            match &indexes.server {
+                // Every chunk is its own document: one request per batch, not two per chunk.
+                Some(server) => server.add_points(&points)?,
+                None => {
+                    for (meta, chunk, _) in &batch {
+                        text.add(meta, std::slice::from_ref(chunk))?;
+                    }
+                    vectors.upsert(&points)?;
+                }
+            }
             bar.inc(batch.len() as u64);
         }
         bar.finish_and_clear();
