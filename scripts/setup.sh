@@ -36,6 +36,16 @@ if [ "$mode" = "--test" ]; then
   if [ ! -d web/e2e/node_modules/playwright-core ]; then
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix web/e2e --no-audit --no-fund --loglevel=error
   fi
+  # A real OpenID provider (the certified oidc-provider package) the sign-in tests start on loopback.
+  if [ ! -d testkit/oidc-provider/node_modules/oidc-provider ]; then
+    npm ci --prefix testkit/oidc-provider --no-audit --no-fund --loglevel=error
+  fi
+  # The official OpenAI Python client, to test that it authenticates with a Lore API token.
+  openai_venv="${LORE_CACHE_DIR:-$HOME/.cache/lore}/openai-client"
+  if ! "$openai_venv/bin/python" -c 'import openai; assert openai.__version__ == "3.57.0"' 2>/dev/null; then
+    python3 -m venv "$openai_venv"
+    "$openai_venv/bin/python" -m pip install --quiet --disable-pip-version-check openai==3.57.0
+  fi
   # Real-world edge-case PDFs (encrypted, broken, scanned, forms): pypdf's test resources.
   fixtures="${LORE_CACHE_DIR:-$HOME/.cache/lore}/fixtures"
   if [ ! -d "$fixtures/pypdf-7.1.0/resources" ]; then

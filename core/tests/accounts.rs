@@ -1,17 +1,21 @@
 //! The accounts and audit contract, on SQLite and on PostgreSQL: local accounts, sessions that end when
 //! idle or old, changes (disabling, a new password) that take effect on the next request, API tokens,
-//! and an audit log read by time and action and forgotten past its retention.
+//! users of identity providers, an audit log read by time and action and forgotten past its
+//! retention, and conversations that only their user finds.
 
 use std::sync::Arc;
 
 use lore_core::accounts::{
-    issue_token, password, secret, AccountStore, NewLocalUser, Scope, SessionLifetimes, TokenError, TokenRequest,
+    issue_token, password, secret, AccountStore, NewLocalUser, ProviderUser, Scope, SessionLifetimes, SignInFlow,
+    TokenError, TokenRequest, LOCAL_ISSUER,
 };
 use lore_core::audit::{AuditAction, AuditEvent, AuditLog, AuditQuery};
+use lore_core::conversations::{ConversationStore, Turn, MAX_TURNS};
+use lore_core::DocumentId;
 
 /// Both catalogs are every store these tests use.
-trait Stores: AccountStore + AuditLog {}
-impl<T: AccountStore + AuditLog> Stores for T {}
+trait Stores: AccountStore + AuditLog + ConversationStore {}
+impl<T: AccountStore + AuditLog + ConversationStore> Stores for T {}
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -42,6 +46,8 @@ contract!(
     principals_are_read_as_stored_now,
     tokens_live_until_revoked_or_expired_and_never_outgrow_their_owner,
     the_audit_log_is_read_newest_first_by_time_and_action_and_purged,
+    provider_users_follow_their_latest_sign_in_and_flows_are_taken_once,
+    conversations_belong_to_their_user_alone,
 );
 
 const HOUR: i64 = 3_600_000;
@@ -242,4 +248,90 @@ async fn the_audit_log_is_read_newest_first_by_time_and_action_and_purged(store:
     let left = store.events(&AuditQuery { limit: 10_000, ..AuditQuery::default() }).await.unwrap();
     assert_eq!(left.len(), 601);
     assert!(left.iter().all(|r| r.event.at_ms >= 600));
+}
+
+async fn provider_users_follow_their_latest_sign_in_and_flows_are_taken_once(store: Arc<dyn Stores>) {
+    let groups = vec!["user:ann@example.com".to_string(), "group:hr".to_string()];
+    let ann = ProviderUser {
+        issuer: "https://idp.example.com",
+        subject: "ann",
+        display_name: "Ann",
+        email: Some("ann@example.com"),
+        principals: &groups,
+    };
+    let first = store.provider_user(&ann, 1_000).await.unwrap();
+    assert_eq!((first.issuer.as_str(), first.principals.clone(), first.is_admin), (ann.issuer, groups.clone(), false));
+    // A local account with the same login is someone else.
+    let local = make_user(&store, "ann", false).await;
+    assert_ne!(local.id, first.id);
+    assert_eq!(local.issuer, LOCAL_ISSUER);
+
+    // The next sign-in replaces what the provider says; the account stays the same, disabled included.
+    store.set_disabled(first.id, true).await.unwrap();
+    let fewer = vec!["user:ann@example.com".to_string()];
+    let again = store.provider_user(&ProviderUser { display_name: "Ann A.", principals: &fewer, ..ann }, 2_000).await;
+    let again = again.unwrap();
+    assert_eq!(
+        (again.id, again.display_name.as_str(), again.principals, again.disabled),
+        (first.id, "Ann A.", fewer, true)
+    );
+    let other_issuer = store.provider_user(&ProviderUser { issuer: "https://other.example", ..ann }, 3_000).await;
+    assert_ne!(other_issuer.unwrap().id, first.id, "a subject is unique per issuer only");
+
+    let flow = SignInFlow {
+        browser_hash: "b".repeat(64),
+        provider: "corp".into(),
+        pkce_verifier: "verifier".into(),
+        nonce: "nonce".into(),
+        next_path: "/documents/3".into(),
+        created_ms: 10_000,
+    };
+    store.save_sign_in_flow(&"s".repeat(64), &flow).await.unwrap();
+    store.save_sign_in_flow(&"o".repeat(64), &SignInFlow { created_ms: 1_000, ..flow.clone() }).await.unwrap();
+    assert_eq!(store.take_sign_in_flow(&"s".repeat(64), 5_000).await.unwrap(), Some(flow.clone()));
+    assert_eq!(store.take_sign_in_flow(&"s".repeat(64), 5_000).await.unwrap(), None, "a state is used once");
+    assert_eq!(store.take_sign_in_flow(&"o".repeat(64), 5_000).await.unwrap(), None, "too old");
+    store.save_sign_in_flow(&"t".repeat(64), &flow).await.unwrap();
+    assert_eq!(store.take_sign_in_flow(&"t".repeat(64), 20_000).await.unwrap(), None, "expired on its way back");
+}
+
+fn turn(question: &str, at_ms: i64) -> Turn {
+    Turn {
+        question: question.into(),
+        answer: format!("{{\"answer\":\"about {question}\"}}"),
+        documents: vec![DocumentId(7), DocumentId(9)],
+        created_ms: at_ms,
+    }
+}
+
+async fn conversations_belong_to_their_user_alone(store: Arc<dyn Stores>) {
+    let (ann, ben) = (make_user(&store, "ann", false).await.id, make_user(&store, "ben", false).await.id);
+    let first = store.start_conversation(ann, "When does the office open?", 1_000).await.unwrap();
+    let second = store.start_conversation(ann, "Travel policy", 2_000).await.unwrap();
+    assert!(store.add_turn(ann, first, &turn("When does the office open?", 1_100)).await.unwrap());
+    assert!(store.add_turn(ann, first, &turn("And on Sundays?", 3_000)).await.unwrap());
+    assert!(!store.add_turn(ben, first, &turn("mine now", 3_100)).await.unwrap(), "not ben's to continue");
+
+    let listed = store.conversations(ann, 10).await.unwrap();
+    let order: Vec<_> = listed.iter().map(|c| (c.id, c.turns)).collect();
+    assert_eq!(order, [(first, 2), (second, 0)], "most recently continued first");
+    assert!(store.conversations(ben, 10).await.unwrap().is_empty());
+    let (summary, turns) = store.conversation(ann, first).await.unwrap().unwrap();
+    assert_eq!(summary.title, "When does the office open?");
+    assert_eq!(
+        turns.iter().map(|t| t.question.as_str()).collect::<Vec<_>>(),
+        ["When does the office open?", "And on Sundays?"]
+    );
+    assert_eq!(turns[1], turn("And on Sundays?", 3_000));
+    assert_eq!(store.conversation(ben, first).await.unwrap(), None, "ben finds nothing of ann's");
+
+    assert!(!store.delete_conversation(ben, first).await.unwrap());
+    assert!(store.delete_conversation(ann, first).await.unwrap());
+    assert_eq!(store.conversation(ann, first).await.unwrap(), None);
+    assert!(!store.add_turn(ann, first, &turn("after", 4_000)).await.unwrap(), "deleted");
+
+    for n in 0..MAX_TURNS {
+        assert!(store.add_turn(ann, second, &turn(&format!("q{n}"), 5_000 + n as i64)).await.unwrap());
+    }
+    assert!(!store.add_turn(ann, second, &turn("one too many", 9_000)).await.unwrap(), "full");
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use lore_core::acl::DocumentAcl;
 use lore_core::catalog::{
     Catalog, CatalogError, CompletedDocument, DocumentStatus, FailedFile, FileFacts, PostgresCatalog, RunCounts,
     RunOutcome, SqliteCatalog,
@@ -55,6 +56,7 @@ fn facts(path: &str, hash: &str) -> FileFacts {
         size_bytes: 100,
         modified_ms: 1_000,
         content_hash: hash.into(),
+        acl: DocumentAcl::resolve(&acl(&["everyone"]), None, None),
     }
 }
 
@@ -192,16 +194,41 @@ async fn relabelling_marks_then_restores_indexed_documents(catalog: Arc<dyn Cata
         .unwrap();
     assert_eq!(catalog.document_acls().await.unwrap().len(), 2);
 
-    let marked = catalog.begin_relabel(source.id, &acl(&["group:hr"])).await.unwrap();
+    // b moves under an ACL file, a's page narrows it, c (failed, never indexed) takes its ACL only.
+    let hr = DocumentAcl::resolve(&acl(&["group:hr"]), Some("hr/.lore-acl".into()), None);
+    let narrowed = DocumentAcl::resolve(&acl(&["everyone"]), None, Some(acl(&["user:pat"])));
+    let c = catalog.documents(source.id).await.unwrap().into_iter().find(|d| d.path == "c.md").unwrap().id;
+    let changes = [(ids[0], hr.clone()), (ids[1], narrowed.clone()), (c, hr.clone())];
+    let marked = catalog.begin_relabel(&changes).await.unwrap();
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(marked, expected, "the indexed documents, sorted; not the failed one");
     assert!(catalog.document_acls().await.unwrap().is_empty(), "pending documents have no ACL to check");
-    assert_eq!(catalog.source_by_name("s").await.unwrap().unwrap().acl, acl(&["group:hr"]));
+    catalog.set_source_acl(source.id, &acl(&["group:staff"])).await.unwrap();
+    assert_eq!(catalog.source_by_name("s").await.unwrap().unwrap().acl, acl(&["group:staff"]));
     catalog.finish_relabel(&marked).await.unwrap();
     let acls = catalog.document_acls().await.unwrap();
     assert_eq!(acls.keys().copied().collect::<Vec<_>>(), expected);
-    assert!(acls.values().all(|a| *a == acl(&["group:hr"])));
+    assert_eq!(acls[&ids[0]], acl(&["group:hr"]), "a document keeps its own ACL, not its source's");
+    assert_eq!(acls[&ids[1]], acl(&["user:pat"]));
+
+    let states = catalog.documents(source.id).await.unwrap();
+    let state = |id: DocumentId| states.iter().find(|d| d.id == id).unwrap().clone();
+    assert_eq!((state(ids[0]).acl, state(ids[1]).acl, state(c).acl), (hr.clone(), narrowed, hr));
+    assert_eq!(state(c).status, DocumentStatus::Failed);
+    let record = catalog.document(ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (record.acl, record.acl_file.as_deref(), record.page_acl),
+        (acl(&["group:hr"]), Some("hr/.lore-acl"), None)
+    );
+    let page = catalog.document(ids[1]).await.unwrap().unwrap();
+    assert_eq!(page.page_acl, Some(acl(&["user:pat"])));
+
+    let mut counts = catalog.acl_counts().await.unwrap();
+    counts.sort_by(|x, y| x.acl.cmp(&y.acl));
+    let shape: Vec<(Vec<String>, u64, u64, u64)> =
+        counts.iter().map(|c| (c.acl.clone(), c.documents, c.chunks, c.failed)).collect();
+    assert_eq!(shape, [(acl(&["group:hr"]), 1, 1, 1), (acl(&["user:pat"]), 1, 1, 0)]);
 }
 
 async fn removal_and_touch_follow_the_protocol(catalog: Arc<dyn Catalog>) {

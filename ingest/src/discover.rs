@@ -2,11 +2,12 @@
 //!
 //! Hidden files and folders, editor lock files and symbolic links are skipped (a link could lead out of
 //! the folder a source was given). Folders that cannot be read are reported, so that their files are
-//! not mistaken for deleted ones.
+//! not mistaken for deleted ones. ACL files (`.lore-acl`) are listed apart: they are not documents.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use lore_core::acl::ACL_FILE_NAME;
 use lore_core::DocumentKind;
 use walkdir::WalkDir;
 
@@ -25,6 +26,9 @@ pub struct Discovery {
     pub files: Vec<FoundFile>,
     /// Relative paths that could not be read, with the reason. Nothing below them counts as removed.
     pub unreadable: Vec<(String, String)>,
+    /// Every `.lore-acl` entry but a folder (relative path): one that is not a regular file (a link)
+    /// still governs its folder, and grants nobody.
+    pub acl_files: Vec<String>,
 }
 
 impl Discovery {
@@ -61,11 +65,10 @@ pub fn discover(root: &Path) -> Result<Discovery, DiscoverError> {
         return Err(DiscoverError::NotAFolder(root.to_path_buf()));
     }
     let mut discovery = Discovery::default();
-    let walker = WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_skipped_name(&e.file_name().to_string_lossy()));
+    let walker = WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter().filter_entry(|e| {
+        let name = e.file_name().to_string_lossy();
+        e.depth() == 0 || (name == ACL_FILE_NAME && !e.file_type().is_dir()) || !is_skipped_name(&name)
+    });
     for entry in walker {
         let entry = match entry {
             Ok(entry) => entry,
@@ -76,6 +79,10 @@ pub fn discover(root: &Path) -> Result<Discovery, DiscoverError> {
                 continue;
             }
         };
+        if entry.depth() > 0 && entry.file_name() == ACL_FILE_NAME {
+            discovery.acl_files.push(relative_path(root, entry.path()));
+            continue;
+        }
         if !entry.file_type().is_file() {
             continue;
         }
@@ -131,13 +138,32 @@ mod tests {
         let paths: Vec<_> = found.files.iter().map(|f| f.relative.as_str()).collect();
         assert_eq!(paths, ["a.md", "notes.txt", "wiki/b.html", "wiki/sub/c.PDF"]);
         assert!(found.unreadable.is_empty());
+        assert!(found.acl_files.is_empty());
         assert!(matches!(discover(&root.join("nope")), Err(DiscoverError::Missing(_))));
         assert!(matches!(discover(&root.join("a.md")), Err(DiscoverError::NotAFolder(_))));
     }
 
     #[test]
+    fn acl_files_are_listed_apart_links_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("hr/payroll")).unwrap();
+        std::fs::write(root.join(".lore-acl"), "group:staff").unwrap();
+        std::fs::write(root.join("hr/.lore-acl"), "group:hr").unwrap();
+        std::fs::write(root.join("hr/payroll/a.md"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("hr/payroll/.lore-acl")).unwrap();
+        let found = discover(root).unwrap();
+        assert_eq!(found.acl_files, [".lore-acl", "hr/.lore-acl", "hr/payroll/.lore-acl"]);
+        assert_eq!(found.files.len(), 1, "an ACL file is not a document");
+    }
+
+    #[test]
     fn unreadable_folders_shadow_their_files() {
-        let d = Discovery { files: vec![], unreadable: vec![("wiki/private".into(), "permission denied".into())] };
+        let d = Discovery {
+            files: vec![],
+            unreadable: vec![("wiki/private".into(), "permission denied".into())],
+            acl_files: vec![],
+        };
         assert!(d.is_shadowed("wiki/private/a.md"));
         assert!(d.is_shadowed("wiki/private"));
         assert!(!d.is_shadowed("wiki/private2/a.md"));

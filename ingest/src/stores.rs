@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lore_core::accounts::AccountStore;
 use lore_core::audit::AuditLog;
 use lore_core::catalog::{Catalog, CatalogError, SqliteCatalog};
+use lore_core::conversations::ConversationStore;
 use lore_core::datadir::{DataDir, DataDirError, WriterLock};
 use lore_core::qdrant_server::QdrantServerIndex;
 use lore_core::queue::JobQueue;
@@ -36,6 +37,8 @@ pub struct Stores {
     pub accounts: Arc<dyn AccountStore>,
     /// The audit log, in the catalog's database.
     pub audit: Arc<dyn AuditLog>,
+    /// People's conversations in the browser, in the catalog's database.
+    pub conversations: Arc<dyn ConversationStore>,
     pub text: Arc<dyn TextIndex>,
     pub vectors: Arc<dyn VectorIndex>,
     lock: Option<Arc<WriterLock>>,
@@ -67,7 +70,7 @@ impl Stores {
         catalog: Arc<C>,
     ) -> Result<Self, StoresError>
     where
-        C: Catalog + JobQueue + AccountStore + AuditLog + 'static,
+        C: Catalog + JobQueue + AccountStore + AuditLog + ConversationStore + 'static,
     {
         let (text_dir, vectors_dir) = (data_dir.text_dir(), data_dir.vectors_dir());
         let (text, vectors) = tokio::task::spawn_blocking(move || -> Result<_, StoresError> {
@@ -79,7 +82,8 @@ impl Stores {
             catalog: catalog.clone(),
             queue: catalog.clone(),
             accounts: catalog.clone(),
-            audit: catalog,
+            audit: catalog.clone(),
+            conversations: catalog,
             text: Arc::new(text),
             vectors: Arc::new(vectors),
             lock: Some(Arc::new(lock)),
@@ -91,13 +95,14 @@ impl Stores {
     /// kept locally, so no lock is taken (the queue keeps two syncs of one source apart).
     pub fn open_shared<C>(catalog: Arc<C>, index: Arc<QdrantServerIndex>) -> Self
     where
-        C: Catalog + JobQueue + AccountStore + AuditLog + 'static,
+        C: Catalog + JobQueue + AccountStore + AuditLog + ConversationStore + 'static,
     {
         Self {
             catalog: catalog.clone(),
             queue: catalog.clone(),
             accounts: catalog.clone(),
-            audit: catalog,
+            audit: catalog.clone(),
+            conversations: catalog,
             text: index.clone(),
             vectors: index,
             lock: None,

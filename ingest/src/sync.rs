@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel as channel;
+use lore_core::acl::DocumentAcl;
 use lore_core::catalog::{
     CatalogError, CompletedDocument, DocumentState, DocumentStatus, FailedFile, FileFacts, RunCounts, RunOutcome,
     SourceRecord,
@@ -35,6 +36,7 @@ use lore_core::{Chunk, ChunkId, DocumentId, DocumentMeta, EVERYONE};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::acl::FolderAcls;
 use crate::chunk::{ChunkDraft, Chunker};
 use crate::discover::{discover, DiscoverError, FoundFile};
 use crate::extract::{
@@ -58,7 +60,8 @@ pub struct SyncOptions {
     pub source: String,
     pub root: PathBuf,
     /// Principals allowed to read the source's documents. `None` keeps an existing source's ACL (a new
-    /// source is readable by `everyone`); a different one relabels every indexed chunk of the source.
+    /// source is readable by `everyone`); a different one relabels the chunks of every document it
+    /// governs (those without a `.lore-acl` file above them).
     pub acl: Option<Vec<String>>,
     /// Read again the files that failed last time even if they did not change.
     #[serde(default)]
@@ -78,7 +81,8 @@ pub struct SyncReport {
     /// Pages of the PDFs indexed in this run.
     pub pages: u64,
     pub failures: Vec<FileFailure>,
-    /// Documents whose chunks took a new ACL in this run (the source's ACL changed).
+    /// Documents whose chunks took a new ACL in this run without being read again (the source's ACL
+    /// or an ACL file changed).
     pub relabeled: u64,
     pub recovery: Recovery,
     pub interrupted: bool,
@@ -179,6 +183,8 @@ enum Ready {
 struct Job {
     file: FoundFile,
     known: Option<DocumentState>,
+    /// What the file's folder grants (the nearest ACL file's principals and path, or the source's).
+    folder_acl: (Vec<String>, Option<String>),
 }
 
 impl Syncer {
@@ -225,10 +231,11 @@ impl Syncer {
         let requested = options.acl.as_deref().map(normalize_acl);
         let initial = requested.clone().unwrap_or_else(|| vec![EVERYONE.to_string()]);
         let mut source = self.stores.catalog.ensure_source(&options.source, &root, &initial).await?;
-        let mut relabeled = 0;
         if let Some(acl) = requested {
             if acl != normalize_acl(&source.acl) {
-                relabeled = self.relabel_source(&source, &acl, progress.as_ref()).await?;
+                // The documents take it in this run's relabel pass (see `relabel_documents`).
+                self.stores.catalog.set_source_acl(source.id, &acl).await?;
+                tracing::info!(source = %source.name, acl = ?acl, "source ACL changed");
                 source.acl = acl;
             }
         }
@@ -251,7 +258,7 @@ impl Syncer {
             counts: run.counts,
             pages: run.pages,
             failures: run.failures,
-            relabeled,
+            relabeled: run.relabeled,
             recovery,
             interrupted: run.interrupted,
             elapsed: started.elapsed(),
@@ -275,30 +282,38 @@ impl Syncer {
         Ok(documents.len() as u64)
     }
 
-    /// Gives every indexed chunk of a source a new ACL in both indexes, by the pending protocol: the
-    /// catalog takes the new ACL and marks the documents pending, both indexes are relabelled and made
+    /// Gives the chunks of documents whose ACL changed (the source's, an ACL file's) their new ACL in
+    /// both indexes, without reading or embedding anything again, by the pending protocol: the catalog
+    /// takes the new ACLs and marks the documents pending, both indexes are relabelled and made
     /// durable, then the documents are indexed again. A crash in between leaves them pending and the
     /// next writer purges them (their files are read again with the new ACL), so no chunk is left
     /// readable under the old ACL. Returns how many documents were relabelled.
-    async fn relabel_source(
+    async fn relabel_documents(
         &self,
-        source: &SourceRecord,
-        acl: &[String],
+        changed: Vec<(DocumentId, DocumentAcl)>,
         progress: &dyn Progress,
     ) -> Result<u64, SyncError> {
-        let documents = self.stores.catalog.begin_relabel(source.id, acl).await?;
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        let mut by_acl: HashMap<Vec<String>, Vec<DocumentId>> = HashMap::new();
+        for (id, acl) in &changed {
+            by_acl.entry(acl.principals.clone()).or_default().push(*id);
+        }
+        let documents = self.stores.catalog.begin_relabel(&changed).await?;
         progress.event(ProgressEvent::Relabeling { documents: documents.len() as u64 });
         let stores = self.stores.clone();
-        let (ids, labels) = (documents.clone(), acl.to_vec());
         tokio::task::spawn_blocking(move || -> Result<(), StoresError> {
-            stores.relabel_in_indexes(&ids, &labels)?;
+            for (acl, ids) in &by_acl {
+                stores.relabel_in_indexes(ids, acl)?;
+            }
             stores.persist_indexes()
         })
         .await
         .expect("relabelling does not panic")?;
         self.stores.catalog.finish_relabel(&documents).await?;
         progress.event(ProgressEvent::Relabeled { documents: documents.len() as u64 });
-        tracing::info!(source = %source.name, documents = documents.len(), acl = ?acl, "source ACL changed");
+        tracing::info!(documents = documents.len(), "document ACLs changed");
         Ok(documents.len() as u64)
     }
 
@@ -332,9 +347,33 @@ impl Syncer {
         }
         let mut known: HashMap<String, DocumentState> =
             self.stores.catalog.documents(source.id).await?.into_iter().map(|d| (d.path.clone(), d)).collect();
+        let folders = {
+            let (root, acl, files) = (source.root.clone(), source.acl.clone(), discovery.acl_files.clone());
+            tokio::task::spawn_blocking(move || FolderAcls::read(&root, &acl, &files))
+                .await
+                .expect("reading ACL files does not panic")
+        };
+        let (folders, broken) = folders;
+        for broken in broken {
+            state.failures.push(FileFailure { path: broken.path, error: broken.error });
+        }
+        // Documents whose folder now grants something else: relabelled before anything is read.
+        let changed: Vec<(DocumentId, DocumentAcl)> = discovery
+            .files
+            .iter()
+            .filter_map(|file| {
+                let known = known.get(&file.relative)?;
+                let (inherited, acl_file) = folders.for_document(&file.relative);
+                let expected = DocumentAcl::resolve(inherited, acl_file.map(str::to_string), known.acl.page.clone());
+                (expected != known.acl).then_some((known.id, expected))
+            })
+            .collect();
+        state.relabeled = self.relabel_documents(changed, progress.as_ref()).await?;
 
         let mut jobs = Vec::new();
         for file in discovery.files.iter().cloned() {
+            let (inherited, acl_file) = folders.for_document(&file.relative);
+            let folder_acl = (inherited.to_vec(), acl_file.map(str::to_string));
             let previous = known.remove(&file.relative);
             let unchanged = previous.as_ref().is_some_and(|p| {
                 p.size_bytes == file.size && p.modified_ms == file.modified_ms && may_skip(p, options.retry_failed)
@@ -342,7 +381,7 @@ impl Syncer {
             if unchanged {
                 state.counts.unchanged += 1;
             } else {
-                jobs.push(Job { file, known: previous });
+                jobs.push(Job { file, known: previous, folder_acl });
             }
         }
         state.counts.scanned = discovery.files.len() as u64;
@@ -466,6 +505,7 @@ struct RunState {
     counts: RunCounts,
     pages: u64,
     failures: Vec<FileFailure>,
+    relabeled: u64,
     interrupted: bool,
 }
 
@@ -493,7 +533,7 @@ struct Disconnected;
 impl FileWork<'_> {
     fn run(&self, job: Job, out: &channel::Sender<Extraction>) -> Result<(), Disconnected> {
         let send = |message: Extraction| out.send(message).map_err(|_| Disconnected);
-        let Job { file, known } = job;
+        let Job { file, known, folder_acl: (inherited, acl_file) } = job;
         let key = self.key;
         let title = title_from_path(&file.absolute);
         let mut facts = FileFacts {
@@ -502,6 +542,7 @@ impl FileWork<'_> {
             size_bytes: file.size,
             modified_ms: file.modified_ms,
             content_hash: String::new(),
+            acl: DocumentAcl::resolve(&inherited, acl_file.clone(), None),
         };
         let failed = |facts: FileFacts, error: ExtractError| {
             let status =
@@ -560,6 +601,7 @@ impl FileWork<'_> {
             }
         }
         let title = extracted.title.clone().filter(|t| !is_placeholder_title(t)).unwrap_or(title);
+        facts.acl = DocumentAcl::resolve(&inherited, acl_file, extracted.page_acl.clone());
         send(Extraction::End(FileEnd::Finished(Box::new(Finished { key, facts, title, extracted }))))
     }
 }
@@ -640,7 +682,6 @@ struct Writer {
     stores: Stores,
     source_id: lore_core::catalog::SourceId,
     source_name: String,
-    acl: Vec<String>,
     commit_every: usize,
     uncommitted: Vec<CompletedDocument>,
     uncommitted_chunks: usize,
@@ -661,7 +702,6 @@ impl Writer {
             stores,
             source_id: source.id,
             source_name: source.name.clone(),
-            acl: source.acl.clone(),
             commit_every: commit_every.max(1),
             uncommitted: Vec::new(),
             uncommitted_chunks: 0,
@@ -765,7 +805,7 @@ impl Writer {
                 title: finished.title.clone(),
                 kind: finished.facts.kind,
                 modified_ms: finished.facts.modified_ms,
-                acl: self.acl.clone(),
+                acl: finished.facts.acl.principals.clone(),
             };
             let chunks: Vec<Chunk> = drafts
                 .into_iter()

@@ -1,9 +1,11 @@
 //! Ingestion on real components: the ONNX embedder, tantivy and Qdrant Edge on disk, SQLite.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use lore_core::acl::DocumentAcl;
 use lore_core::catalog::{DocumentState, DocumentStatus, FileFacts};
 use lore_core::config::Config;
 use lore_core::datadir::DataDir;
@@ -370,6 +372,7 @@ async fn a_crash_between_index_writes_and_catalog_commit_is_repaired() {
         size_bytes: 10,
         modified_ms: 1,
         content_hash: "x".into(),
+        acl: DocumentAcl::resolve(&[EVERYONE.to_string()], None, None),
     };
     let id = stores.catalog.begin_documents(source.id, &[facts]).await.unwrap()[0];
     let orphan = orphan_chunk(id);
@@ -488,8 +491,11 @@ async fn a_crash_during_an_acl_change_leaves_no_chunk_under_the_old_acl() {
     h.write("board.md", "# Board minutes\n\nThe board approved the merger with Initech in March.\n");
     h.sync().await;
     let source = h.stores().catalog.source_by_name("docs").await.unwrap().unwrap();
+    let board = h.document("board.md").await.id;
     // The process dies after the catalog took the new ACL and one index was relabelled.
-    let documents = h.stores().catalog.begin_relabel(source.id, &["group:exec".to_string()]).await.unwrap();
+    let exec = DocumentAcl::resolve(&["group:exec".to_string()], None, None);
+    h.stores().catalog.set_source_acl(source.id, &exec.principals).await.unwrap();
+    let documents = h.stores().catalog.begin_relabel(&[(board, exec)]).await.unwrap();
     h.stores().text.relabel(&documents, &["group:exec".to_string()]).unwrap();
     h.stores().persist_indexes().unwrap();
     assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (0, 1), "half-relabelled");
@@ -502,6 +508,173 @@ async fn a_crash_during_an_acl_change_leaves_no_chunk_under_the_old_acl() {
     assert_eq!(visible_to(&h, &[EVERYONE], "merger").await, (0, 0));
     assert_eq!(visible_to(&h, &[EVERYONE, "group:exec"], "merger").await, (1, 1));
     h.assert_consistent().await;
+}
+
+fn principals(list: &[&str]) -> Vec<String> {
+    list.iter().map(|p| p.to_string()).collect()
+}
+
+#[tokio::test]
+async fn acl_files_and_front_matter_narrow_below_the_source_and_relabel_without_reading_again() {
+    let h = Harness::new().await;
+    h.write("open.md", "# Open\n\nThe canteen serves the walrus menu on Mondays.\n");
+    h.write("private.md", "---\nacl: [user:pat]\n---\n# Private\n\nThe walrus review of Pat.\n");
+    h.write("hr/.lore-acl", "# the HR share\ngroup:hr\n");
+    h.write("hr/pay.md", "# Pay\n\nThe walrus bonus is paid in March.\n");
+    h.write("hr/leads.md", "---\nacl:\n  - group:hr\n  - group:eng\n---\n# Leads\n\nThe walrus leads meet.\n");
+    let first = h.sync().await;
+    assert_eq!((first.counts.indexed, first.counts.failed), (4, 0), "the ACL file is no document: {first:?}");
+    assert_eq!(visible_to(&h, &[EVERYONE], "walrus").await, (1, 1));
+    assert_eq!(visible_to(&h, &[EVERYONE, "user:pat"], "walrus").await, (2, 2), "front matter narrows a page");
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:hr"], "walrus").await, (3, 3), "the ACL file's subtree");
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:eng"], "walrus").await, (1, 1), "a page cannot widen its folder");
+    let leads = h.document("hr/leads.md").await;
+    assert_eq!(leads.acl.principals, principals(&["group:hr"]));
+    assert_eq!(leads.acl.file.as_deref(), Some("hr/.lore-acl"));
+    assert_eq!(leads.acl.page, Some(principals(&["group:eng", "group:hr"])));
+    h.assert_consistent().await;
+
+    // The ACL file changes: its documents take the new ACL, nothing is read or embedded again.
+    h.write("hr/.lore-acl", "group:hr\ngroup:finance\n");
+    let changed = h.sync().await;
+    assert_eq!((changed.relabeled, changed.counts.indexed, changed.counts.unchanged), (1, 0, 4), "{changed:?}");
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:finance"], "walrus").await, (2, 2));
+    assert_eq!(h.document("hr/leads.md").await.acl.principals, principals(&["group:hr"]), "still narrowed");
+    h.assert_consistent().await;
+
+    // Gone: the folder falls back to the source's ACL, and the page narrows that instead.
+    std::fs::remove_file(h.docs.join("hr/.lore-acl")).unwrap();
+    let widened = h.sync().await;
+    assert_eq!((widened.relabeled, widened.counts.indexed), (2, 0), "{widened:?}");
+    assert_eq!(visible_to(&h, &[EVERYONE], "walrus").await, (2, 2));
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:eng"], "walrus").await, (3, 3));
+    assert_eq!(h.document("hr/leads.md").await.acl.principals, principals(&["group:eng", "group:hr"]));
+    h.assert_consistent().await;
+
+    // The source's own ACL still reaches the documents no ACL file governs, and only those.
+    h.write("hr/.lore-acl", "group:hr\n");
+    let narrowed = h.sync_with(SyncOptions { acl: acl(&["group:staff"]), ..h.options() }).await;
+    assert_eq!(narrowed.counts.indexed, 0);
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:staff"], "walrus").await, (1, 1), "open.md only");
+    assert_eq!(h.document("private.md").await.acl.principals, Vec::<String>::new(), "pat is not staff: nobody");
+    h.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn an_acl_file_that_cannot_be_used_closes_its_folder_and_says_why() {
+    let h = Harness::new().await;
+    h.write("secret/plan.md", "# Plan\n\nThe narwhal launch is in May.\n");
+    h.write("secret/.lore-acl", b"group:exec\xff\xfe".as_slice());
+    h.write("empty/notes.md", "# Notes\n\nThe narwhal budget is small.\n");
+    h.write("empty/.lore-acl", "# nobody yet\n");
+    let report = h.sync().await;
+    assert_eq!(report.counts.indexed, 2);
+    let broken: Vec<&str> = report.failures.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(broken, ["secret/.lore-acl"], "{report:?}");
+    assert!(report.failures[0].error.contains("not UTF-8"), "{}", report.failures[0].error);
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:exec"], "narwhal").await, (0, 0), "fail closed");
+    assert!(h.document("secret/plan.md").await.acl.principals.is_empty());
+    h.assert_consistent().await;
+
+    // Fixed: the folder opens to what the file says, without reading the documents again.
+    h.write("secret/.lore-acl", "group:exec\n");
+    let fixed = h.sync().await;
+    assert_eq!((fixed.relabeled, fixed.counts.indexed, fixed.failures.len()), (1, 0, 0));
+    assert_eq!(visible_to(&h, &[EVERYONE, "group:exec"], "narwhal").await, (1, 1));
+}
+
+/// The rules, written apart from the code: the nearest ACL file up the tree, else the source's; a
+/// page's list keeps what its folder grants (anything when the folder grants everyone).
+fn expected_acl(path: &str, files: &HashMap<String, Vec<String>>, page: Option<&[String]>) -> Vec<String> {
+    let mut folder = path.rsplit_once('/').map_or("", |(f, _)| f).to_string();
+    let inherited = loop {
+        if let Some(acl) = files.get(&folder) {
+            break acl.clone();
+        }
+        if folder.is_empty() {
+            break vec![EVERYONE.to_string()];
+        }
+        folder = folder.rsplit_once('/').map_or("", |(f, _)| f).to_string();
+    };
+    let mut acl: Vec<String> = match page {
+        None => inherited,
+        Some(page) if inherited.iter().any(|p| p == EVERYONE) => page.to_vec(),
+        Some(page) => page.iter().filter(|p| inherited.contains(p)).cloned().collect(),
+    };
+    acl.sort();
+    acl.dedup();
+    acl
+}
+
+#[tokio::test]
+async fn random_acl_trees_label_every_chunk_as_the_rules_say_and_searches_keep_to_them() {
+    let h = Harness::new().await;
+    let groups = ["group:a", "group:b", "group:c", "user:u"];
+    let folders = ["", "x", "x/y", "x/y/z", "w", "w/v"];
+    let mut seed = 0x5eed_u64;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let pick = |next: &mut dyn FnMut(usize) -> usize| -> Vec<String> {
+        let mut list: Vec<String> = groups.iter().filter(|_| next(2) == 0).map(|g| g.to_string()).collect();
+        if next(5) == 0 {
+            list.push(EVERYONE.into());
+        }
+        list
+    };
+    let mut pages: HashMap<String, Option<Vec<String>>> = HashMap::new();
+    for round in 0..3 {
+        // A new tree of ACL files each round; the documents stay (and are relabelled, not read again).
+        let mut files: HashMap<String, Vec<String>> = HashMap::new();
+        for folder in folders {
+            let acl_file = h.docs.join(folder).join(".lore-acl");
+            if next(2) == 0 {
+                let acl = pick(&mut next);
+                h.write(&format!("{folder}/.lore-acl").trim_start_matches('/').to_string(), acl.join("\n"));
+                files.insert(folder.to_string(), acl);
+            } else if acl_file.exists() {
+                std::fs::remove_file(acl_file).unwrap();
+            }
+        }
+        for n in 0..24 {
+            let folder = folders[n % folders.len()];
+            let path = format!("{folder}/doc{n}.md").trim_start_matches('/').to_string();
+            if round == 0 {
+                let page = (next(3) == 0).then(|| pick(&mut next));
+                let front = page.as_ref().map_or(String::new(), |p| format!("---\nacl: [{}]\n---\n", p.join(", ")));
+                h.write(&path, format!("{front}# Doc {n}\n\nThe marker word is quux{n}zz in this note.\n"));
+                pages.insert(path, page);
+            }
+        }
+        let report = h.sync().await;
+        if round > 0 {
+            assert_eq!(report.counts.indexed, 0, "round {round}: ACL files alone never re-read a document");
+        }
+        h.assert_consistent().await;
+        let acls = h.stores().catalog.document_acls().await.unwrap();
+        let source = h.stores().catalog.source_by_name("docs").await.unwrap().unwrap();
+        for document in h.stores().catalog.documents(source.id).await.unwrap() {
+            let expected = expected_acl(&document.path, &files, pages[&document.path].as_deref());
+            assert_eq!(acls[&document.id], expected, "round {round}: {} under {files:?}", document.path);
+        }
+        // Every marker is found by exactly the callers its document's ACL lets in, by both engines.
+        for caller in [vec![], vec!["group:a"], vec!["group:b", "user:u"], vec!["group:c", "group:a"]] {
+            let mut principals: Vec<String> = caller.iter().map(|p| p.to_string()).collect();
+            principals.push(EVERYONE.into());
+            let filter = SearchFilter { principals: principals.clone(), ..SearchFilter::default() };
+            for document in h.stores().catalog.documents(source.id).await.unwrap() {
+                let n: usize = document.path.rsplit("doc").next().unwrap().trim_end_matches(".md").parse().unwrap();
+                let readable = acls[&document.id].iter().any(|p| principals.contains(p));
+                let hits = h.stores().text.search(&format!("quux{n}zz"), 5, &filter).unwrap();
+                let found = hits.iter().any(|hit| hit.chunk.document() == document.id);
+                assert_eq!(found, readable, "round {round}, {caller:?}: {} ({:?})", document.path, acls[&document.id]);
+                let vectors = h.stores().vectors.search(&vec![0.1f32; 384], 100, &filter).unwrap();
+                let near = vectors.iter().any(|hit| hit.chunk.document() == document.id);
+                assert_eq!(near, readable, "round {round}, {caller:?}: vectors of {}", document.path);
+            }
+        }
+    }
 }
 
 #[tokio::test]

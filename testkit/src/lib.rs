@@ -3,6 +3,7 @@
 
 pub mod docs;
 pub mod hostile;
+pub mod oidc;
 pub mod pdf;
 pub mod postgres;
 
@@ -52,4 +53,15 @@ pub fn config(data_dir: &Path) -> Config {
 pub fn set_mtime(path: &Path, secs: u64) {
     let file = std::fs::File::options().write(true).open(path).expect("fixture file opens");
     file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).expect("mtime is settable");
+}
+
+/// The Python of the virtual environment holding the official OpenAI client, which
+/// `scripts/setup.sh --test` installs. Panics with the command to run when it is missing.
+pub fn openai_client_python() -> PathBuf {
+    let cache = std::env::var_os("LORE_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/lore"));
+    let python = cache.join("openai-client/bin/python");
+    assert!(python.is_file(), "{} is missing: run `scripts/setup.sh --test` first", python.display());
+    python
 }

@@ -5,23 +5,11 @@
 //   node browser.mjs <base-url> <artifacts-dir> <folder-to-add>
 //
 // Exits non-zero with the failed step on stderr.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { args, check, launch } from "./common.mjs";
 
-const [base, artifacts, folder] = process.argv.slice(2);
-if (!base || !artifacts || !folder) {
-  console.error("usage: node browser.mjs <base-url> <artifacts-dir> <folder-to-add>");
-  process.exit(2);
-}
-mkdirSync(artifacts, { recursive: true });
-const executablePath = process.env.LORE_CHROMIUM || "/usr/bin/chromium";
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+const [base, artifacts, folder] = args("node browser.mjs <base-url> <artifacts-dir> <folder-to-add>", 3);
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(120_000);

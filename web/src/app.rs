@@ -24,7 +24,7 @@ use crate::ingest_jobs::{IngestJobs, Takeover};
 use crate::listen::{self, ConnectionLimits};
 use crate::metrics::Metrics;
 use crate::router;
-use crate::state::AppState;
+use crate::state::{AppState, CatalogDb};
 
 /// How long shutdown waits for open connections (a streaming answer) before it stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -77,8 +77,14 @@ impl Application {
             query_embedder.clone(),
             config.retrieval.clone(),
         );
-        let (catalog, queue) = (stores.catalog.clone(), stores.queue.clone());
-        let (accounts, audit) = (stores.accounts.clone(), stores.audit.clone());
+        let queue = stores.queue.clone();
+        let db = CatalogDb {
+            catalog: stores.catalog.clone(),
+            accounts: stores.accounts.clone(),
+            audit: stores.audit.clone(),
+            conversations: stores.conversations.clone(),
+        };
+        let audit = stores.audit.clone();
         let holds_data_dir = stores.holds_data_dir();
         let metrics = Metrics::new();
         let results = Arc::new(ResultCache::new(config.server.search_cache, config.server.search_cache_mb << 20));
@@ -97,13 +103,13 @@ impl Application {
             jobs.run_worker(Arc::new(syncer), metrics.clone(), results.clone(), takeover).await;
         }
         if config.auth.effective_mode(&config.server) == lore_core::config::AuthMode::Accounts
-            && accounts.users().await?.is_empty()
+            && db.accounts.users().await?.is_empty()
         {
             tracing::warn!(
                 "people must sign in (auth.mode = \"accounts\") but no account exists: run `lore admin create NAME`"
             );
         }
-        let state = AppState::new(config.clone(), catalog, accounts, audit.clone(), retriever, jobs, metrics, results);
+        let state = AppState::new(config.clone(), db, retriever, jobs, metrics, results)?;
 
         queue_initial_syncs(&state, &options.ingest).await?;
         spawn_resync(&state);

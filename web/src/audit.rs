@@ -8,9 +8,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use lore_core::accounts::UserId;
-use lore_core::audit::{AuditAction, AuditEvent, AuditLog, MAX_SUBJECT_CHARS};
+use lore_core::audit::{AuditAction, AuditEvent, AuditLog};
 use lore_core::config::AuditConfig;
-use lore_core::now_ms;
 use tokio::sync::mpsc;
 
 use crate::access::Caller;
@@ -60,14 +59,7 @@ impl Auditor {
         subject: &str,
     ) {
         let Some(events) = &self.events else { return };
-        let event = AuditEvent {
-            at_ms: now_ms(),
-            user,
-            actor: actor.chars().take(200).collect(),
-            client: client.map(|ip| ip.to_string()),
-            action,
-            subject: subject.chars().take(MAX_SUBJECT_CHARS).collect(),
-        };
+        let event = AuditEvent::now(user, &actor, client.map(|ip| ip.to_string()), action, subject);
         if events.send(event).await.is_err() {
             tracing::error!(action = action.as_str(), "the audit log's writer has stopped; an event is lost");
         }

@@ -16,6 +16,14 @@ use parking_lot::Mutex;
 
 use crate::schema::SourceFolderJson;
 use crate::schema::{Detail, SearchJson};
+use lore_core::catalog::AclCount;
+
+/// Every source with its totals (what administrators see), and its documents counted per ACL, from
+/// which what another caller sees is summed.
+pub struct SourceListing {
+    pub sources: Vec<SourceFolderJson>,
+    pub by_acl: Vec<AclCount>,
+}
 
 /// One search's results, and their JSON once an API caller asked for it: a repeated search is
 /// serialised once, not per request.
@@ -59,7 +67,7 @@ pub struct ResultCache {
     max_bytes: usize,
     entries: Mutex<Entries>,
     /// Every source, unfiltered.
-    sources: Mutex<Option<Arc<Vec<SourceFolderJson>>>>,
+    sources: Mutex<Option<Arc<SourceListing>>>,
 }
 
 #[derive(Default)]
@@ -109,11 +117,11 @@ impl ResultCache {
     }
 
     /// Every source as last read, if the stores did not change since.
-    pub fn sources(&self) -> Option<Arc<Vec<SourceFolderJson>>> {
+    pub fn sources(&self) -> Option<Arc<SourceListing>> {
         self.sources.lock().clone()
     }
 
-    pub fn set_sources(&self, sources: Arc<Vec<SourceFolderJson>>) {
+    pub fn set_sources(&self, sources: Arc<SourceListing>) {
         if self.capacity > 0 {
             *self.sources.lock() = Some(sources);
         }

@@ -8,6 +8,7 @@ use lore_core::accounts::AccountStore;
 use lore_core::audit::AuditLog;
 use lore_core::catalog::Catalog;
 use lore_core::config::Config;
+use lore_core::conversations::ConversationStore;
 use lore_retrieve::{Retriever, SearchRequest};
 use parking_lot::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -27,6 +28,15 @@ pub enum ModelStatus {
     Failed(String),
 }
 
+/// The parts of the catalog's database the web service uses, each behind its own trait (one value
+/// implements them all: the SQLite or PostgreSQL catalog).
+pub struct CatalogDb {
+    pub catalog: Arc<dyn Catalog>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub conversations: Arc<dyn ConversationStore>,
+}
+
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -40,6 +50,8 @@ pub struct Shared {
     pub audit: Auditor,
     /// ...and the log it writes to, for the Audit page and `/api/audit`.
     pub audit_log: Arc<dyn AuditLog>,
+    /// Signed-in users' conversations.
+    pub conversations: Arc<dyn ConversationStore>,
     pub retriever: Retriever,
     pub jobs: IngestJobs,
     pub metrics: Metrics,
@@ -66,20 +78,20 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(
         config: Arc<Config>,
-        catalog: Arc<dyn Catalog>,
-        accounts: Arc<dyn AccountStore>,
-        audit: Arc<dyn AuditLog>,
+        db: CatalogDb,
         retriever: Retriever,
         jobs: IngestJobs,
         metrics: Metrics,
         results: Arc<ResultCache>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let search_slots = Semaphore::new(config.search_concurrency());
         let answer_slots = Arc::new(Semaphore::new(config.generation.queue));
-        Self(Arc::new(Shared {
-            auth: Authenticator::new(config.clone(), accounts),
+        let CatalogDb { catalog, accounts, audit, conversations } = db;
+        Ok(Self(Arc::new(Shared {
+            auth: Authenticator::new(config.clone(), accounts)?,
             audit: Auditor::start(audit.clone(), &config.audit),
             audit_log: audit,
+            conversations,
             config,
             catalog,
             retriever,
@@ -91,7 +103,7 @@ impl AppState {
             search_slots,
             answer_slots,
             shutdown: tokio::sync::watch::channel(false).0,
-        }))
+        })))
     }
 
     pub fn begin_shutdown(&self) {

@@ -43,12 +43,23 @@ function setupAsk() {
   const sources = document.getElementById("answer-sources");
   const evidence = document.getElementById("answer-evidence");
 
+  const conversation = document.getElementById("conversation");
+  const turns = document.getElementById("conversation-turns");
+  let previous = null; // the question and answer on show, which a follow-up moves into the turns
+
   form.addEventListener("submit", async (event) => {
     if (event.submitter !== button) return; // plain search: the normal page load
     event.preventDefault();
     const data = new FormData(form);
     const question = (data.get("q") || "").toString().trim();
     if (!question) { document.getElementById("q").focus(); return; }
+    if (previous && turns) {
+      const item = el("li", { class: "turn" });
+      item.append(el("p", { class: "question" }, previous.question), previous.text, previous.sources);
+      turns.querySelector(".turns").append(item);
+      turns.hidden = false;
+      previous = null;
+    }
     const url = new URL(window.location.href);
     url.searchParams.set("q", question);
     history.replaceState(null, "", url);
@@ -64,7 +75,12 @@ function setupAsk() {
       const response = await fetch("/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
-        body: JSON.stringify({ question, source: data.getAll("source"), type: data.getAll("type") }),
+        body: JSON.stringify({
+          question,
+          source: data.getAll("source"),
+          type: data.getAll("type"),
+          conversation: conversation && !conversation.disabled ? Number(conversation.value) : undefined,
+        }),
       });
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
@@ -76,7 +92,14 @@ function setupAsk() {
       }
       status.className = "status";
       await readEvents(response, (name, payload) => {
-        if (name === "standalone") status.textContent = `Searching for: ${payload.question}`;
+        if (name === "conversation" && conversation) {
+          // Signed in: this question is (or continues) a conversation kept for you; follow-ups join it.
+          conversation.value = String(payload.id);
+          conversation.disabled = false;
+          const here = new URL(window.location.href);
+          here.searchParams.set("conversation", String(payload.id));
+          history.replaceState(null, "", here);
+        } else if (name === "standalone") status.textContent = `Searching for: ${payload.question}`;
         else if (name === "passages") {
           status.textContent = payload.length
             ? `Reading ${payload.length} passages… (the local model takes a while to read them)`
@@ -106,6 +129,11 @@ function setupAsk() {
             sources.append(item);
           }
         } else if (name === "answer") {
+          if (conversation && !conversation.disabled) {
+            previous = { question, text: text.cloneNode(true), sources: sources.cloneNode(true) };
+            previous.text.removeAttribute("id");
+            previous.sources.removeAttribute("id");
+          }
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
           if (!payload.abstained) status.textContent = `Checked against the documents · support ${payload.support.toFixed(2)} · ${seconds} s`;
         } else if (name === "error") {

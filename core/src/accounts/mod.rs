@@ -71,6 +71,32 @@ pub struct NewLocalUser<'a> {
     pub is_admin: bool,
 }
 
+/// A person an OpenID provider vouched for, as their latest sign-in maps them.
+#[derive(Debug, Clone)]
+pub struct ProviderUser<'a> {
+    /// The provider's issuer URL.
+    pub issuer: &'a str,
+    /// The ID token's `sub`.
+    pub subject: &'a str,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    /// What the claims map to (`user:...`, `group:...`); replaces what an earlier sign-in mapped.
+    pub principals: &'a [String],
+}
+
+/// A sign-in that has gone to an OpenID provider and not come back yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignInFlow {
+    /// SHA-256 of the secret in the browser's flow cookie.
+    pub browser_hash: String,
+    /// The provider's name in the configuration.
+    pub provider: String,
+    pub pkce_verifier: String,
+    pub nonce: String,
+    pub next_path: String,
+    pub created_ms: i64,
+}
+
 /// A session found for a cookie: whose it is and when it ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
@@ -288,6 +314,15 @@ pub trait AccountStore: Send + Sync {
     async fn user(&self, id: UserId) -> Result<Option<UserRecord>>;
     /// Every user, local accounts first, then by issuer and subject.
     async fn users(&self) -> Result<Vec<UserRecord>>;
+    /// Records a sign-in through an OpenID provider: the user is made the first time, and their name,
+    /// e-mail and principals are replaced by what the provider says now. Returns them as stored (a
+    /// disabled user stays disabled).
+    async fn provider_user(&self, user: &ProviderUser<'_>, now_ms: i64) -> Result<UserRecord>;
+    /// Keeps a sign-in that is leaving for its provider, under the SHA-256 of its `state`.
+    async fn save_sign_in_flow(&self, state_hash: &str, flow: &SignInFlow) -> Result<()>;
+    /// Takes (and deletes) the flow of a `state` coming back, if it started after `since_ms`; forgets
+    /// every flow older than that.
+    async fn take_sign_in_flow(&self, state_hash: &str, since_ms: i64) -> Result<Option<SignInFlow>>;
     /// Disables (or enables) a user; disabling ends their sessions. False when there is no such user.
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<bool>;
 

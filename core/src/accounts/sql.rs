@@ -159,6 +159,82 @@ macro_rules! impl_sql_accounts {
                 row.map(UserRow::into_record).transpose()
             }
 
+            async fn provider_user(
+                &self,
+                user: &$crate::accounts::ProviderUser<'_>,
+                now_ms: i64,
+            ) -> $crate::accounts::Result<$crate::accounts::UserRecord> {
+                use $crate::accounts::sql::{principals_json, UserRow, USER_COLUMNS};
+                let sql = format!(
+                    "INSERT INTO users (issuer, subject, display_name, email, principals, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (issuer, subject) DO UPDATE SET \
+                       display_name = excluded.display_name, email = excluded.email, \
+                       principals = excluded.principals \
+                     RETURNING {}",
+                    USER_COLUMNS.replace("users.", "")
+                );
+                let row: UserRow = sqlx::query_as(&sql)
+                    .bind(user.issuer)
+                    .bind(user.subject)
+                    .bind(user.display_name)
+                    .bind(user.email)
+                    .bind(principals_json(user.principals))
+                    .bind(now_ms)
+                    .fetch_one(&self.pool)
+                    .await?;
+                row.into_record()
+            }
+
+            async fn save_sign_in_flow(
+                &self,
+                state_hash: &str,
+                flow: &$crate::accounts::SignInFlow,
+            ) -> $crate::accounts::Result<()> {
+                sqlx::query(
+                    "INSERT INTO sign_in_flows (state_hash, browser_hash, provider, pkce_verifier, nonce, \
+                     next_path, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(state_hash)
+                .bind(&flow.browser_hash)
+                .bind(&flow.provider)
+                .bind(&flow.pkce_verifier)
+                .bind(&flow.nonce)
+                .bind(&flow.next_path)
+                .bind(flow.created_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn take_sign_in_flow(
+                &self,
+                state_hash: &str,
+                since_ms: i64,
+            ) -> $crate::accounts::Result<Option<$crate::accounts::SignInFlow>> {
+                let mut tx = self.pool.begin().await?;
+                let row: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
+                    "DELETE FROM sign_in_flows WHERE state_hash = $1 RETURNING browser_hash, provider, \
+                     pkce_verifier, nonce, next_path, created_ms",
+                )
+                .bind(state_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM sign_in_flows WHERE created_ms < $1").bind(since_ms).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(row.filter(|row| row.5 >= since_ms).map(
+                    |(browser_hash, provider, pkce_verifier, nonce, next_path, created_ms)| {
+                        $crate::accounts::SignInFlow {
+                            browser_hash,
+                            provider,
+                            pkce_verifier,
+                            nonce,
+                            next_path,
+                            created_ms,
+                        }
+                    },
+                ))
+            }
+
             async fn set_local_password(&self, login: &str, password_hash: &str) -> $crate::accounts::Result<bool> {
                 let mut tx = self.pool.begin().await?;
                 let id: Option<i64> = sqlx::query_scalar(

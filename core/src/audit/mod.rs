@@ -32,7 +32,7 @@ pub enum AuditAction {
     SourceRemove,
     TokenCreate,
     TokenRevoke,
-    /// An administrator disabled or enabled an account.
+    /// An account was created, disabled, enabled or given a new password.
     UserChange,
 }
 
@@ -90,6 +90,23 @@ pub struct AuditEvent {
     pub client: Option<String>,
     pub action: AuditAction,
     pub subject: String,
+}
+
+/// Characters of an actor's name kept.
+const MAX_ACTOR_CHARS: usize = 200;
+
+impl AuditEvent {
+    /// An event happening now; the actor and the subject are cut to what the log keeps.
+    pub fn now(user: Option<UserId>, actor: &str, client: Option<String>, action: AuditAction, subject: &str) -> Self {
+        Self {
+            at_ms: crate::types::now_ms(),
+            user,
+            actor: actor.chars().take(MAX_ACTOR_CHARS).collect(),
+            client,
+            action,
+            subject: subject.chars().take(MAX_SUBJECT_CHARS).collect(),
+        }
+    }
 }
 
 /// An event as stored, with its place in the log.

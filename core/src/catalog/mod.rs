@@ -25,6 +25,7 @@ pub use postgres::{create_database, drop_database, redact as redact_url, Postgre
 pub(crate) use rows::storable;
 pub use sqlite::SqliteCatalog;
 
+use crate::acl::DocumentAcl;
 use crate::types::{Chunk, DocumentId, DocumentKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,8 @@ pub struct DocumentState {
     pub content_hash: String,
     pub status: DocumentStatus,
     pub error: Option<String>,
+    /// The ACL its chunks carry (for a failed file never indexed: the one it would carry).
+    pub acl: DocumentAcl,
 }
 
 /// What the file system says about a file.
@@ -104,6 +107,8 @@ pub struct FileFacts {
     pub size_bytes: u64,
     pub modified_ms: i64,
     pub content_hash: String,
+    /// Who may read it: its folder's ACL (source or `.lore-acl`), narrowed by its front matter.
+    pub acl: DocumentAcl,
 }
 
 /// A document whose chunks are in both indexes, ready to be recorded as indexed.
@@ -172,8 +177,13 @@ pub struct DocumentRecord {
     pub source: String,
     /// The source's folder; `path` is relative to it.
     pub source_root: PathBuf,
-    /// Principals allowed to read it (the source's ACL).
+    /// Principals allowed to read it (what its chunks carry): the source's ACL, or the nearest ACL
+    /// file's, narrowed by the page's front matter.
     pub acl: Vec<String>,
+    /// The ACL file that governs its folder (relative to the source's folder); `None`: the source's.
+    pub acl_file: Option<String>,
+    /// The page's own list from its front matter, before narrowing.
+    pub page_acl: Option<Vec<String>>,
     pub path: String,
     pub kind: DocumentKind,
     pub title: String,
@@ -187,6 +197,16 @@ pub struct DocumentRecord {
     pub page_starts: Vec<usize>,
 }
 
+/// Indexed documents of one source that carry one ACL: what a caller who shares the ACL may count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AclCount {
+    pub source: String,
+    pub acl: Vec<String>,
+    pub documents: u64,
+    pub chunks: u64,
+    pub failed: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CatalogStatus {
     pub sources: Vec<SourceStatus>,
@@ -198,17 +218,23 @@ pub struct CatalogStatus {
 #[async_trait]
 pub trait Catalog: Send + Sync {
     /// Registers a source with `acl`, or returns it as it is when it exists with the same root: an
-    /// existing source's ACL changes only through [`Catalog::begin_relabel`].
+    /// existing source's ACL changes only through [`Catalog::set_source_acl`].
     async fn ensure_source(&self, name: &str, root: &std::path::Path, acl: &[String]) -> Result<SourceRecord>;
-    /// Step 1 of an ACL change: in one transaction, sets the source's ACL and marks its documents that
-    /// have chunks `pending`; returns them. Their chunks must then be relabelled in both indexes and
-    /// made durable before [`Catalog::finish_relabel`]. A crash in between leaves them pending, and
+    /// Gives a source a new ACL. Its documents keep theirs until the sync relabels them (through
+    /// [`Catalog::begin_relabel`]), so the catalog never claims an ACL the indexes do not carry.
+    async fn set_source_acl(&self, source: SourceId, acl: &[String]) -> Result<()>;
+    /// Step 1 of an ACL change: in one transaction, gives each document its new ACL and marks those
+    /// that have chunks `pending`; returns them. Their chunks must then be relabelled in both indexes
+    /// and made durable before [`Catalog::finish_relabel`]. A crash in between leaves them pending, and
     /// recovery purges them from the indexes, so no chunk keeps the old ACL.
-    async fn begin_relabel(&self, source: SourceId, acl: &[String]) -> Result<Vec<DocumentId>>;
+    async fn begin_relabel(&self, documents: &[(DocumentId, DocumentAcl)]) -> Result<Vec<DocumentId>>;
     /// Step 3 of an ACL change: the relabelled documents are `indexed` again.
     async fn finish_relabel(&self, documents: &[DocumentId]) -> Result<()>;
-    /// The ACL the chunks of every indexed document must carry in both indexes (its source's).
+    /// The ACL the chunks of every indexed document must carry in both indexes.
     async fn document_acls(&self) -> Result<BTreeMap<DocumentId, Vec<String>>>;
+    /// Indexed (and failed) documents per source and ACL: counts a caller may see are the sum over
+    /// the ACLs they share.
+    async fn acl_counts(&self) -> Result<Vec<AclCount>>;
     async fn sources(&self) -> Result<Vec<SourceRecord>>;
     async fn source_by_name(&self, name: &str) -> Result<Option<SourceRecord>>;
     async fn documents(&self, source: SourceId) -> Result<Vec<DocumentState>>;

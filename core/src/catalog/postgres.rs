@@ -161,6 +161,7 @@ pub fn redact(url: &str) -> String {
 impl_sql_catalog!(PostgresCatalog, sqlx::PgConnection);
 crate::accounts::sql::impl_sql_accounts!(PostgresCatalog);
 crate::audit::sql::impl_sql_audit!(PostgresCatalog);
+crate::conversations::sql::impl_sql_conversations!(PostgresCatalog);
 // Claims skip rows another claim has locked instead of waiting for it.
 impl_sql_queue!(
     PostgresCatalog,

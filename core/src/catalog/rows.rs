@@ -9,6 +9,7 @@ use super::{
     CatalogError, DocumentRecord, DocumentState, DocumentStatus, FailureRecord, Result, SourceId, SourceRecord,
     SourceStatus,
 };
+use crate::acl::DocumentAcl;
 use crate::types::{Chunk, ChunkId, DocumentId, DocumentKind};
 
 pub(super) fn acl_json(acl: &[String]) -> String {
@@ -16,7 +17,18 @@ pub(super) fn acl_json(acl: &[String]) -> String {
 }
 
 fn parse_acl(json: &str) -> Result<Vec<String>> {
-    serde_json::from_str(json).map_err(|e| CatalogError::Corrupt(format!("source acl {json:?}: {e}")))
+    serde_json::from_str(json).map_err(|e| CatalogError::Corrupt(format!("acl {json:?}: {e}")))
+}
+
+/// A document's stored ACL: its effective principals (`COALESCE`d with its source's in the query), the
+/// governing ACL file and the page's own list.
+fn parse_document_acl(acl: &str, file: Option<String>, page: Option<&str>) -> Result<DocumentAcl> {
+    Ok(DocumentAcl { principals: parse_acl(acl)?, file, page: page.map(parse_acl).transpose()? })
+}
+
+/// The page list as stored (`NULL` when the page does not narrow).
+pub(super) fn page_acl_json(acl: &DocumentAcl) -> Option<String> {
+    acl.page.as_deref().map(acl_json)
 }
 
 fn parse_status(s: &str) -> Result<DocumentStatus> {
@@ -70,11 +82,19 @@ pub(super) struct DocumentStateRow {
     content_hash: String,
     status: String,
     error: Option<String>,
+    acl: String,
+    acl_file: Option<String>,
+    page_acl: Option<String>,
 }
 
 impl DocumentStateRow {
+    /// The columns, for a query over `documents d JOIN sources s`.
+    pub(super) const COLUMNS: &'static str = "d.id, d.path, d.size_bytes, d.modified_ms, d.content_hash, d.status, \
+        d.error, COALESCE(d.acl, s.acl) AS acl, d.acl_file, d.page_acl";
+
     pub(super) fn into_state(self) -> Result<DocumentState> {
         Ok(DocumentState {
+            acl: parse_document_acl(&self.acl, self.acl_file, self.page_acl.as_deref())?,
             id: DocumentId(self.id),
             path: self.path,
             size_bytes: self.size_bytes as u64,
@@ -166,6 +186,8 @@ pub(super) struct DocumentRow {
     error: Option<String>,
     chunk_count: i64,
     page_starts: Option<String>,
+    acl_file: Option<String>,
+    page_acl: Option<String>,
 }
 
 impl DocumentRow {
@@ -180,6 +202,8 @@ impl DocumentRow {
             source: self.name,
             source_root: PathBuf::from(self.root),
             acl: parse_acl(&self.acl)?,
+            acl_file: self.acl_file,
+            page_acl: self.page_acl.as_deref().map(parse_acl).transpose()?,
             path: self.path,
             kind: DocumentKind::parse(&self.kind)
                 .ok_or_else(|| CatalogError::Corrupt(format!("unknown document kind {:?}", self.kind)))?,
@@ -195,7 +219,28 @@ impl DocumentRow {
     }
 }
 
-/// The `(document id, source acl)` pairs behind [`super::Catalog::document_acls`].
+/// The `(document id, acl)` pairs behind [`super::Catalog::document_acls`].
 pub(super) fn document_acl(id: i64, acl: &str) -> Result<(DocumentId, Vec<String>)> {
     Ok((DocumentId(id), parse_acl(acl)?))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AclCountRow {
+    name: String,
+    acl: String,
+    documents: i64,
+    chunks: i64,
+    failed: i64,
+}
+
+impl AclCountRow {
+    pub(super) fn into_count(self) -> Result<super::AclCount> {
+        Ok(super::AclCount {
+            source: self.name,
+            acl: parse_acl(&self.acl)?,
+            documents: self.documents as u64,
+            chunks: self.chunks as u64,
+            failed: self.failed as u64,
+        })
+    }
 }

@@ -55,23 +55,49 @@ macro_rules! impl_sql_catalog {
                 row.into_record()
             }
 
-            async fn begin_relabel(&self, source: SourceId, acl: &[String]) -> Result<Vec<DocumentId>> {
-                let mut tx = self.pool.begin().await?;
+            async fn set_source_acl(&self, source: SourceId, acl: &[String]) -> Result<()> {
                 sqlx::query("UPDATE sources SET acl = $1 WHERE id = $2")
                     .bind(rows::acl_json(acl))
                     .bind(source.0)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
-                let ids: Vec<i64> = sqlx::query_scalar(
-                    "UPDATE documents SET status = 'pending' WHERE source_id = $1 AND status = 'indexed' RETURNING id",
-                )
-                .bind(source.0)
-                .fetch_all(&mut *tx)
-                .await?;
+                Ok(())
+            }
+
+            async fn begin_relabel(&self, documents: &[(DocumentId, DocumentAcl)]) -> Result<Vec<DocumentId>> {
+                let mut tx = self.pool.begin().await?;
+                let mut marked = Vec::new();
+                for (id, acl) in documents {
+                    let principals = rows::acl_json(&acl.principals);
+                    let file = acl.file.as_deref().map(|f| rows::storable(f).into_owned());
+                    let page = rows::page_acl_json(acl);
+                    let indexed: Option<i64> = sqlx::query_scalar(
+                        "UPDATE documents SET acl = $1, acl_file = $2, page_acl = $3, status = 'pending' \
+                         WHERE id = $4 AND status = 'indexed' RETURNING id",
+                    )
+                    .bind(&principals)
+                    .bind(&file)
+                    .bind(&page)
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match indexed {
+                        Some(id) => marked.push(DocumentId(id)),
+                        // Nothing indexed to relabel (a file that failed): the row only takes the ACL.
+                        None => {
+                            sqlx::query("UPDATE documents SET acl = $1, acl_file = $2, page_acl = $3 WHERE id = $4")
+                                .bind(&principals)
+                                .bind(&file)
+                                .bind(&page)
+                                .bind(id.0)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
                 tx.commit().await?;
-                let mut ids: Vec<DocumentId> = ids.into_iter().map(DocumentId).collect();
-                ids.sort();
-                Ok(ids)
+                marked.sort();
+                Ok(marked)
             }
 
             async fn finish_relabel(&self, documents: &[DocumentId]) -> Result<()> {
@@ -88,12 +114,26 @@ macro_rules! impl_sql_catalog {
 
             async fn document_acls(&self) -> Result<BTreeMap<DocumentId, Vec<String>>> {
                 let found: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT d.id, s.acl FROM documents d JOIN sources s ON s.id = d.source_id \
+                    "SELECT d.id, COALESCE(d.acl, s.acl) FROM documents d JOIN sources s ON s.id = d.source_id \
                      WHERE d.status = 'indexed'",
                 )
                 .fetch_all(&self.pool)
                 .await?;
                 found.iter().map(|(id, acl)| rows::document_acl(*id, acl)).collect()
+            }
+
+            async fn acl_counts(&self) -> Result<Vec<AclCount>> {
+                let found: Vec<rows::AclCountRow> = sqlx::query_as(
+                    "SELECT s.name, COALESCE(d.acl, s.acl) AS acl, \
+                       COUNT(d.id) FILTER (WHERE d.status = 'indexed') AS documents, \
+                       CAST(COALESCE(SUM(d.chunk_count) FILTER (WHERE d.status = 'indexed'), 0) AS BIGINT) AS chunks, \
+                       COUNT(d.id) FILTER (WHERE d.status IN ('failed', 'no_text') OR d.error IS NOT NULL) AS failed \
+                     FROM documents d JOIN sources s ON s.id = d.source_id \
+                     GROUP BY s.name, COALESCE(d.acl, s.acl) ORDER BY s.name",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                found.into_iter().map(rows::AclCountRow::into_count).collect()
             }
 
             async fn sources(&self) -> Result<Vec<SourceRecord>> {
@@ -110,10 +150,11 @@ macro_rules! impl_sql_catalog {
             }
 
             async fn documents(&self, source: SourceId) -> Result<Vec<DocumentState>> {
-                let found: Vec<rows::DocumentStateRow> = sqlx::query_as(
-                    "SELECT id, path, size_bytes, modified_ms, content_hash, status, error \
-                     FROM documents WHERE source_id = $1",
-                )
+                let sql = format!(
+                    "SELECT {} FROM documents d JOIN sources s ON s.id = d.source_id WHERE d.source_id = $1",
+                    rows::DocumentStateRow::COLUMNS
+                );
+                let found: Vec<rows::DocumentStateRow> = sqlx::query_as(&sql)
                 .bind(source.0)
                 .fetch_all(&self.pool)
                 .await?;
@@ -126,10 +167,11 @@ macro_rules! impl_sql_catalog {
                 for file in files {
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO documents (source_id, path, kind, title, size_bytes, modified_ms, content_hash, \
-                           status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') \
+                           status, acl, acl_file, page_acl) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10) \
                          ON CONFLICT (source_id, path) DO UPDATE SET kind = excluded.kind, \
                            size_bytes = excluded.size_bytes, modified_ms = excluded.modified_ms, \
-                           content_hash = excluded.content_hash, status = 'pending' \
+                           content_hash = excluded.content_hash, status = 'pending', acl = excluded.acl, \
+                           acl_file = excluded.acl_file, page_acl = excluded.page_acl \
                          RETURNING id",
                     )
                     .bind(source.0)
@@ -139,6 +181,9 @@ macro_rules! impl_sql_catalog {
                     .bind(file.size_bytes as i64)
                     .bind(file.modified_ms)
                     .bind(&file.content_hash)
+                    .bind(rows::acl_json(&file.acl.principals))
+                    .bind(file.acl.file.as_deref().map(|f| rows::storable(f).into_owned()))
+                    .bind(rows::page_acl_json(&file.acl))
                     .fetch_one(&mut *tx)
                     .await?;
                     ids.push(DocumentId(id));
@@ -204,10 +249,16 @@ macro_rules! impl_sql_catalog {
                     // failure.
                     sqlx::query(
                         "INSERT INTO documents (source_id, path, kind, title, size_bytes, modified_ms, content_hash, \
-                           status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                           status, error, acl, acl_file, page_acl) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                          ON CONFLICT (source_id, path) DO UPDATE SET size_bytes = excluded.size_bytes, \
                            modified_ms = excluded.modified_ms, content_hash = excluded.content_hash, \
                            error = excluded.error, \
+                           acl = CASE WHEN documents.status = 'indexed' THEN documents.acl ELSE excluded.acl END, \
+                           acl_file = CASE WHEN documents.status = 'indexed' THEN documents.acl_file \
+                             ELSE excluded.acl_file END, \
+                           page_acl = CASE WHEN documents.status = 'indexed' THEN documents.page_acl \
+                             ELSE excluded.page_acl END, \
                            status = CASE WHEN documents.status = 'indexed' THEN 'indexed' ELSE excluded.status END, \
                            title = CASE WHEN documents.status = 'indexed' THEN documents.title \
                              ELSE excluded.title END",
@@ -221,6 +272,9 @@ macro_rules! impl_sql_catalog {
                     .bind(&f.content_hash)
                     .bind(failure.status.as_str())
                     .bind(rows::storable(&failure.error))
+                    .bind(rows::acl_json(&f.acl.principals))
+                    .bind(f.acl.file.as_deref().map(|f| rows::storable(f).into_owned()))
+                    .bind(rows::page_acl_json(&f.acl))
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -412,8 +466,9 @@ macro_rules! impl_sql_catalog {
 
             async fn document(&self, document: DocumentId) -> Result<Option<DocumentRecord>> {
                 let found: Option<rows::DocumentRow> = sqlx::query_as(
-                    "SELECT d.id, s.name, s.root, s.acl, d.path, d.kind, d.title, d.pages, d.size_bytes, \
-                       d.modified_ms, d.status, d.error, d.chunk_count, t.page_starts \
+                    "SELECT d.id, s.name, s.root, COALESCE(d.acl, s.acl) AS acl, d.path, d.kind, d.title, d.pages, \
+                       d.size_bytes, d.modified_ms, d.status, d.error, d.chunk_count, t.page_starts, d.acl_file, \
+                       d.page_acl \
                      FROM documents d JOIN sources s ON s.id = d.source_id \
                      LEFT JOIN document_texts t ON t.document_id = d.id WHERE d.id = $1",
                 )

@@ -98,5 +98,6 @@ impl SqliteCatalog {
 impl_sql_catalog!(SqliteCatalog, sqlx::SqliteConnection);
 crate::accounts::sql::impl_sql_accounts!(SqliteCatalog);
 crate::audit::sql::impl_sql_audit!(SqliteCatalog);
+crate::conversations::sql::impl_sql_conversations!(SqliteCatalog);
 // SQLite serialises writers, so a claim's single UPDATE needs no row locks.
 impl_sql_queue!(SqliteCatalog, "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)", "");

@@ -46,6 +46,8 @@ pub struct AuthConfig {
     /// past them, sign-in answers 429 until the window passes.
     pub max_failed_sign_ins: u32,
     pub sign_in_window_minutes: u64,
+    /// OpenID Connect providers people may sign in with (`[[auth.providers]]`), beside local accounts.
+    pub providers: Vec<super::OidcProviderConfig>,
 }
 
 /// The audit log (`[audit]`).
@@ -72,6 +74,7 @@ impl Default for AuthConfig {
             session_max_hours: 7 * 24,
             max_failed_sign_ins: 10,
             sign_in_window_minutes: 15,
+            providers: Vec::new(),
         }
     }
 }
@@ -103,6 +106,9 @@ pub(super) fn validate(auth: &AuthConfig, server: &ServerConfig) -> Result<(), C
             ))
         }
         _ => {}
+    }
+    if !auth.providers.is_empty() && auth.effective_mode(server) != AuthMode::Accounts {
+        return invalid("auth.providers are for auth.mode = \"accounts\" (people sign in to Lore)".into());
     }
     if auth.session_idle_minutes == 0 || auth.session_max_hours == 0 {
         return invalid("auth.session_idle_minutes and auth.session_max_hours must be positive".into());

@@ -7,6 +7,7 @@
 //! so the rest of the program only ever sees absolute paths.
 
 mod auth;
+mod oidc;
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use auth::{AuditConfig, AuthConfig, AuthMode, IpNetwork};
+pub use oidc::OidcProviderConfig;
 
 /// The file read from the working directory when no `--config` is given (it may be absent).
 pub const DEFAULT_CONFIG_FILE: &str = "lore.toml";
@@ -660,6 +662,7 @@ impl Config {
             ));
         }
         auth::validate(&self.auth, s)?;
+        oidc::validate(&self.auth.providers)?;
         if s.addr.parse::<std::net::SocketAddr>().is_err() {
             return invalid(format!("server.addr ({:?}) must be an address and port, e.g. 127.0.0.1:8080", s.addr));
         }

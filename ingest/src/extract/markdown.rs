@@ -2,22 +2,46 @@
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
+use lore_core::acl::parse_front_matter_list;
+
 use super::HeadingMark;
 
-/// Splits off YAML front matter (`---` ... `---` at the very top) and returns its `title`, if any, with
-/// the body. Front matter is metadata, not content to search.
-pub fn split_front_matter(text: String) -> (Option<String>, String) {
+/// What a page's front matter says that Lore uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrontMatter {
+    pub title: Option<String>,
+    /// `acl:` (a list of principals the page narrows its folder's ACL to). A list that cannot be
+    /// parsed narrows to nobody: `Some(vec![])`.
+    pub acl: Option<Vec<String>>,
+}
+
+/// Splits off YAML front matter (`---` ... `---` at the very top) and returns what it says, with the
+/// body. Front matter is metadata, not content to search.
+pub fn split_front_matter(text: String) -> (FrontMatter, String) {
     let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
-        return (None, text);
+        return (FrontMatter::default(), text);
     };
-    let Some(end) = rest.find("\n---") else { return (None, text) };
+    let Some(end) = rest.find("\n---") else { return (FrontMatter::default(), text) };
     let front = &rest[..end];
     let body_start = rest[end + 4..].find('\n').map_or(rest.len(), |i| end + 4 + i + 1);
-    let title = front.lines().find_map(|line| {
+    let lines: Vec<&str> = front.lines().collect();
+    let title = lines.iter().find_map(|line| {
         let value = line.strip_prefix("title:")?.trim().trim_matches(['"', '\'']);
         (!value.is_empty()).then(|| value.to_string())
     });
-    (title, rest[body_start..].to_string())
+    let acl = lines.iter().position(|line| line.starts_with("acl:")).map(|at| {
+        let value = &lines[at]["acl:".len()..];
+        // A block list: the indented `- item` lines that follow.
+        let items: Vec<&str> = lines[at + 1..]
+            .iter()
+            .map_while(|line| line.trim_start().strip_prefix("- ").filter(|_| line.starts_with([' ', '\t', '-'])))
+            .collect();
+        parse_front_matter_list(value, &items).unwrap_or_else(|error| {
+            tracing::warn!(%error, "front matter acl unusable: the page is readable by nobody");
+            Vec::new()
+        })
+    });
+    (FrontMatter { title, acl }, rest[body_start..].to_string())
 }
 
 fn level_number(level: HeadingLevel) -> u8 {
@@ -87,10 +111,26 @@ mod tests {
 
     #[test]
     fn front_matter_title_is_taken_and_removed() {
-        let (title, body) = split_front_matter("---\ntitle: \"Handbook\"\ntags: [a]\n---\n# H\nbody\n".into());
+        let (front, body) = split_front_matter("---\ntitle: \"Handbook\"\ntags: [a]\n---\n# H\nbody\n".into());
+        let title = front.title;
         assert_eq!(title.as_deref(), Some("Handbook"));
         assert_eq!(body, "# H\nbody\n");
-        let (title, body) = split_front_matter("no front matter".into());
+        let (front, body) = split_front_matter("no front matter".into());
+        let title = front.title;
         assert_eq!((title, body.as_str()), (None, "no front matter"));
+    }
+
+    #[test]
+    fn front_matter_acl_takes_flow_and_block_lists_and_fails_closed() {
+        let (front, body) = split_front_matter("---\nacl: [group:hr, user:ann]\n---\nbody\n".into());
+        assert_eq!(front.acl, Some(vec!["group:hr".to_string(), "user:ann".to_string()]));
+        assert_eq!(body, "body\n");
+        let (front, _) =
+            split_front_matter("---\ntitle: T\nacl:\n  - group:hr\n  - \"user:bo\"\ntags: x\n---\nb".into());
+        assert_eq!(front.acl, Some(vec!["group:hr".to_string(), "user:bo".to_string()]));
+        let (front, _) = split_front_matter("---\nacl: [group hr]\n---\nb".into());
+        assert_eq!(front.acl, Some(Vec::new()), "an unusable list narrows to nobody");
+        let (front, _) = split_front_matter("---\ntitle: T\n---\nacl: [everyone]\n".into());
+        assert_eq!(front.acl, None, "acl in the body is text, not metadata");
     }
 }

@@ -48,11 +48,13 @@ pub struct Extracted {
     pub page_starts: Vec<usize>,
     /// Sorted by offset.
     pub headings: Vec<HeadingMark>,
+    /// The principals a Markdown page's front matter narrows its ACL to (`lore_core::acl`).
+    pub page_acl: Option<Vec<String>>,
 }
 
 impl Extracted {
     fn plain(title: Option<String>, text: String) -> Self {
-        Self { title, layout: TextLayout::Plain, text, page_starts: Vec::new(), headings: Vec::new() }
+        Self { title, layout: TextLayout::Plain, text, page_starts: Vec::new(), headings: Vec::new(), page_acl: None }
     }
 
     /// Extracted Markdown, with its heading marks read from the Markdown itself.
@@ -61,7 +63,7 @@ impl Extracted {
         let title = title
             .filter(|t| !is_placeholder_title(t))
             .or_else(|| headings.iter().find(|h| h.level == 1).map(|h| h.path.clone()));
-        Self { title, layout: TextLayout::Markdown, text, page_starts: Vec::new(), headings }
+        Self { title, layout: TextLayout::Markdown, text, page_starts: Vec::new(), headings, page_acl: None }
     }
 
     pub fn page_count(&self) -> Option<u32> {
@@ -126,8 +128,8 @@ pub fn extract_streaming(
     let extracted = match kind {
         DocumentKind::Pdf => pdf::extract(bytes, on_page)?,
         DocumentKind::Markdown => {
-            let (front_title, body) = markdown::split_front_matter(text::decode(bytes, kind)?);
-            Extracted::markdown(front_title, body)
+            let (front, body) = markdown::split_front_matter(text::decode(bytes, kind)?);
+            Extracted { page_acl: front.acl, ..Extracted::markdown(front.title, body) }
         }
         DocumentKind::Html => {
             let (title, body) = html::to_markdown(&text::decode(bytes, kind)?);

@@ -76,7 +76,14 @@ pub fn extract(bytes: &[u8], on_page: &mut PageSink<'_>) -> Result<Extracted, Ex
         return Err(malformed(format!("none of its {} pages could be read: {last_error}", pages.len())));
     }
     // Whether any page held text is judged by the caller, for every format alike.
-    Ok(Extracted { title: info_title(&doc), layout: TextLayout::Plain, text, page_starts, headings: Vec::new() })
+    Ok(Extracted {
+        title: info_title(&doc),
+        layout: TextLayout::Plain,
+        text,
+        page_starts,
+        headings: Vec::new(),
+        page_acl: None,
+    })
 }
 
 /// The `/Title` of the document information dictionary, when it is a real title.

@@ -7,10 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use lore_core::accounts::{self, password, AccountStore, NewLocalUser, UserRecord};
+use lore_core::accounts::{self, password, AccountStore, NewLocalUser, UserId, UserRecord};
+use lore_core::audit::AuditAction;
 use lore_core::config::{AuthMode, Config};
 use lore_core::now_ms;
 use lore_engine as engine;
+
+use super::audit::record_cli_change;
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -53,17 +56,28 @@ pub struct ListArgs {
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<ExitCode> {
-    let store = engine::open_accounts_db(&config).await?.accounts;
-    match command {
-        AdminCommand::Create(args) => create(&config, store.as_ref(), args).await,
-        AdminCommand::Password(args) => set_password(store.as_ref(), &args.name).await,
-        AdminCommand::List(args) => list(store.as_ref(), args.json).await,
-        AdminCommand::Disable(args) => set_disabled(store.as_ref(), &args.name, true).await,
-        AdminCommand::Enable(args) => set_disabled(store.as_ref(), &args.name, false).await,
-    }
+    let db = engine::open_accounts_db(&config).await?;
+    let store = db.accounts.as_ref();
+    let (done, change) = match command {
+        AdminCommand::Create(args) => create(&config, store, args).await?,
+        AdminCommand::Password(args) => set_password(store, &args.name).await?,
+        AdminCommand::List(args) => return list(store, args.json).await,
+        AdminCommand::Disable(args) => set_disabled(store, &args.name, true).await?,
+        AdminCommand::Enable(args) => set_disabled(store, &args.name, false).await?,
+    };
+    let (user, subject) = change;
+    record_cli_change(&config, db.audit.as_ref(), Some(user), AuditAction::UserChange, &subject).await?;
+    Ok(done)
 }
 
-async fn create(config: &Config, store: &dyn AccountStore, args: CreateArgs) -> anyhow::Result<ExitCode> {
+/// What a command changed, for the audit log: whose account, and how.
+type AccountChange = (UserId, String);
+
+async fn create(
+    config: &Config,
+    store: &dyn AccountStore,
+    args: CreateArgs,
+) -> anyhow::Result<(ExitCode, AccountChange)> {
     accounts::check_login(&args.name)?;
     let mut principals = vec![accounts::local_user_principal(&args.name)];
     for group in &args.groups {
@@ -85,29 +99,39 @@ async fn create(config: &Config, store: &dyn AccountStore, args: CreateArgs) -> 
     if config.auth.effective_mode(&config.server) != AuthMode::Accounts {
         println!("Sign-in is off: set auth.mode = \"accounts\" (LORE_AUTH__MODE=accounts) and restart `lore serve`.");
     }
-    Ok(ExitCode::SUCCESS)
+    let subject = format!("administrator {} created, reading as {}", user.subject, user.principals.join(", "));
+    Ok((ExitCode::SUCCESS, (user.id, subject)))
 }
 
-async fn set_password(store: &dyn AccountStore, name: &str) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        store.local_credentials(name).await?.is_some(),
-        "there is no local account named '{name}' (`lore admin list` shows them)"
-    );
+async fn set_password(store: &dyn AccountStore, name: &str) -> anyhow::Result<(ExitCode, AccountChange)> {
+    let Some((user, _)) = store.local_credentials(name).await? else {
+        anyhow::bail!("there is no local account named '{name}' (`lore admin list` shows them)");
+    };
     let hash = new_password_hash().await?;
     store.set_local_password(name, &hash).await?;
     println!("Password of '{name}' changed; its sessions have ended.");
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::SUCCESS, (user.id, format!("password of {name} changed"))))
 }
 
-async fn set_disabled(store: &dyn AccountStore, name: &str, disabled: bool) -> anyhow::Result<ExitCode> {
+async fn set_disabled(
+    store: &dyn AccountStore,
+    name: &str,
+    disabled: bool,
+) -> anyhow::Result<(ExitCode, AccountChange)> {
     let users = store.users().await?;
     let user = find_user(&users, name)?;
     store.set_disabled(user.id, disabled).await?;
-    match disabled {
-        true => println!("'{name}' can no longer sign in; its sessions have ended."),
-        false => println!("'{name}' can sign in again."),
-    }
-    Ok(ExitCode::SUCCESS)
+    let action = match disabled {
+        true => {
+            println!("'{name}' can no longer sign in; its sessions have ended.");
+            "disabled"
+        }
+        false => {
+            println!("'{name}' can sign in again.");
+            "enabled"
+        }
+    };
+    Ok((ExitCode::SUCCESS, (user.id, format!("user {} ({name}) {action}", user.id.0))))
 }
 
 /// A user by local login name, or by OpenID subject when no local account has that name.

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use lore_core::audit::{AuditAction, AuditQuery, MAX_EVENTS};
+use lore_core::accounts::UserId;
+use lore_core::audit::{AuditAction, AuditEvent, AuditLog, AuditQuery, MAX_EVENTS};
 use lore_core::config::Config;
 use lore_engine as engine;
 
@@ -52,4 +53,23 @@ pub async fn run(config: Config, command: AuditCommand) -> anyhow::Result<ExitCo
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records an account or token change made on the command line (when the audit log is on): the actor
+/// is the operating-system user who ran `lore`, with no client address.
+pub(crate) async fn record_cli_change(
+    config: &Config,
+    log: &dyn AuditLog,
+    user: Option<UserId>,
+    action: AuditAction,
+    subject: &str,
+) -> anyhow::Result<()> {
+    if !config.audit.enabled {
+        return Ok(());
+    }
+    let who = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let event = AuditEvent::now(user, &format!("command line ({who})"), None, action, subject);
+    log.append(&[event])
+        .await
+        .map_err(|e| anyhow::anyhow!("the change was made, but the audit log could not record it: {e}"))
 }

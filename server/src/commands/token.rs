@@ -5,11 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use lore_core::accounts::{self, Scope, TokenId, TokenRecord, TokenRequest};
+use lore_core::audit::AuditAction;
 use lore_core::config::Config;
 use lore_core::now_ms;
 use lore_engine as engine;
 
 use super::admin::find_user;
+use super::audit::record_cli_change;
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
@@ -62,7 +64,8 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
 }
 
 pub async fn run(config: Config, command: TokenCommand) -> anyhow::Result<ExitCode> {
-    let store = engine::open_accounts_db(&config).await?.accounts;
+    let db = engine::open_accounts_db(&config).await?;
+    let (store, log) = (db.accounts, db.audit);
     let users = store.users().await?;
     match command {
         TokenCommand::Create(args) => {
@@ -77,6 +80,9 @@ pub async fn run(config: Config, command: TokenCommand) -> anyhow::Result<ExitCo
                 expires_ms: (args.expires_days > 0).then(|| now + i64::from(args.expires_days) * 86_400_000),
             };
             let (token, record) = accounts::issue_token(store.as_ref(), request, now).await?;
+            let scopes: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
+            let subject = format!("{} ({}: {}) for {}", record.id.0, record.name, scopes.join(", "), args.user);
+            record_cli_change(&config, log.as_ref(), Some(owner.id), AuditAction::TokenCreate, &subject).await?;
             eprintln!(
                 "Token {} for '{}' ({}); copy it now, it is not shown again:",
                 record.id.0,
@@ -107,6 +113,8 @@ pub async fn run(config: Config, command: TokenCommand) -> anyhow::Result<ExitCo
                 args.user,
                 args.id
             );
+            let subject = format!("{} of {}", args.id, args.user);
+            record_cli_change(&config, log.as_ref(), Some(owner.id), AuditAction::TokenRevoke, &subject).await?;
             println!("Token {} of '{}' is revoked.", args.id, args.user);
         }
     }

@@ -316,7 +316,50 @@ async fn an_openai_client_authenticates_with_a_token_as_its_api_key() {
     assert!(body["choices"][0]["message"]["content"].is_string(), "{body}");
     let anonymous = app.client.post(format!("{}/v1/chat/completions", app.url)).json(&chat).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // The official OpenAI Python client, with the token as its API key.
+    let (url, key) = (app.url.clone(), key.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(lore_testkit::openai_client_python())
+            .args(["-c", OPENAI_CLIENT_SCRIPT])
+            .env("LORE_URL", url)
+            .env("LORE_KEY", key)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["models"], json!(["lore"]));
+    assert!(!seen["reply"].as_str().unwrap().is_empty() && !seen["streamed"].as_str().unwrap().is_empty(), "{seen}");
+    assert_eq!(seen["has_lore_answer"], true, "the answer object rides along under `lore`");
+    assert_eq!(seen["made_up_key"], "AuthenticationError");
 }
+
+/// Lists the models, asks once whole and once streamed, then tries a made-up key; prints what it saw.
+const OPENAI_CLIENT_SCRIPT: &str = r#"
+import json, os, openai
+client = openai.OpenAI(base_url=os.environ["LORE_URL"] + "/v1", api_key=os.environ["LORE_KEY"], max_retries=0)
+messages = [{"role": "user", "content": "When does the office open?"}]
+models = [m.id for m in client.models.list()]
+reply = client.chat.completions.create(model="lore", messages=messages)
+stream = client.chat.completions.create(model="lore", messages=messages, stream=True)
+streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+try:
+    openai.OpenAI(base_url=client.base_url, api_key="lore_t_" + "a" * 64, max_retries=0).models.list()
+    made_up = "accepted"
+except openai.AuthenticationError as error:
+    made_up = type(error).__name__
+print(json.dumps({
+    "models": models,
+    "reply": reply.choices[0].message.content,
+    "has_lore_answer": "lore" in (reply.model_extra or {}),
+    "streamed": streamed,
+    "made_up_key": made_up,
+}))
+"#;
 
 /// The audit log as `/api/audit` serves it (JSON lines), once it holds at least `at_least` events of
 /// `action` (events are written in the background).
@@ -399,4 +442,35 @@ async fn an_administrator_sees_the_users_and_disabling_one_stops_it_at_once() {
     assert_eq!(sign_in(&app, "bob", PASSWORD, "/").await.status(), 303);
     let changes = audit_events(&app, &alice, "user_change", 2).await;
     assert_eq!(changes.len(), 2, "{changes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_why_page_names_the_acl_a_document_has_and_where_it_comes_from() {
+    let app = accounts_app(|_| {}).await;
+    create_user(&app, "carol", false, &["group:hr"]).await;
+    app.write("handbook/welcome.md", "# Welcome\n\nThe canteen opens at eight.\n");
+    app.write("handbook/payroll/.lore-acl", "group:hr\n");
+    app.write("handbook/payroll/rates.md", "# Rates\n\nOvertime pays one and a half.\n");
+    app.write("handbook/memo.md", "---\nacl: [group:eng, group:sales]\n---\n# Memo\n\nThe offsite is in May.\n");
+    let alice = session_of(&app, "alice").await;
+    add_folder_as(&app, &alice, &app.docs_path().join("handbook"), "handbook", &["everyone"]).await;
+
+    let why = |who: &str, document: &str| format!("/admin/why?who={who}&document={document}");
+    let page = get_with(&app, &why("carol", "handbook:payroll/rates.md"), &alice).await.text().await.unwrap();
+    assert!(page.contains("Yes: both name group:hr"), "{page}");
+    assert!(page.contains("the ACL file payroll/.lore-acl in source handbook"), "{page}");
+    let page = get_with(&app, &why("bob", "handbook:payroll/rates.md"), &alice).await.text().await.unwrap();
+    assert!(page.contains("No: none of their principals is among the document&#39;s group:hr"), "{page}");
+    let page = get_with(&app, &why("group:sales", "handbook:memo.md"), &alice).await.text().await.unwrap();
+    assert!(page.contains("Yes: both name group:sales"), "{page}");
+    assert!(page.contains("narrowed by the page's front matter"), "{page}");
+    let page = get_with(&app, &why("bob", "handbook:welcome.md"), &alice).await.text().await.unwrap();
+    assert!(page.contains("readable by everyone") && page.contains("source handbook&#39;s ACL"), "{page}");
+
+    let missing = get_with(&app, &why("bob", "handbook:nope.md"), &alice).await;
+    assert_eq!(missing.status(), 404);
+    let hostile = get_with(&app, &why("group%3Ahr%07", "1"), &alice).await;
+    assert_eq!(hostile.status(), 400, "a control character is no principal");
+    let bob = session_of(&app, "bob").await;
+    assert_eq!(get_with(&app, &why("carol", "1"), &bob).await.status(), 403, "administrators only");
 }

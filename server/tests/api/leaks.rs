@@ -1,9 +1,9 @@
 //! The leak suite: a corpus where each reading class holds a canary word of its own, and for every
 //! identity (administrator, group members, a one-user reader, a narrowed API token, anonymous, a forged
 //! proxy header) no canary it may not read appears in any byte of any response (search hits, pages,
-//! documents and downloads, answers and their event stream, the OpenAI endpoint, sources, metrics,
-//! administrators' pages), with caches warmed by others first, and right after an ACL narrows and
-//! widens. Each allowed canary must show up in the identity's search, so the suite cannot pass by
+//! documents and downloads, answers and their event stream, conversations, the OpenAI endpoint, sources, metrics,
+//! administrators' pages), with caches warmed by others first, and right after ACLs narrow and widen
+//! (a source's, an ACL file's, a page's front matter). Each allowed canary must show up in the identity's search, so the suite cannot pass by
 //! seeing nothing. No request names a canary (queries ask for "the secret word of the eng folder"):
 //! pages echo queries and the audit log keeps them, so a canary in a response came from a document.
 
@@ -13,13 +13,26 @@ use serde_json::json;
 use crate::accounts::{accounts_app, add_folder_as, create_user, make_token, post_from_page, session_of, with_token};
 use crate::helpers::TestApp;
 
-/// (folder and source, readers, canary).
-const CLASSES: [(&str, &str, &str); 4] = [
-    ("public", "everyone", "publicquokka"),
-    ("eng", "group:eng", "engocelot"),
-    ("hr", "group:hr", "hrpangolin"),
-    ("dave", "user:dave", "daveaxolotl"),
+/// (name, the file that holds its canary, canary): one reading class each. The first four are sources
+/// of their own (readers in `SOURCES`); the last two live in the public source, narrowed below it: a
+/// subtree by an ACL file, a page by its front matter.
+const CLASSES: [(&str, &str, &str); 6] = [
+    ("public", "public/notes.md", "publicquokka"),
+    ("eng", "eng/notes.md", "engocelot"),
+    ("hr", "hr/notes.md", "hrpangolin"),
+    ("dave", "dave/notes.md", "daveaxolotl"),
+    ("payroll", "public/payroll/notes.md", "payrollibex"),
+    ("memo", "public/memo.md", "memotapir"),
 ];
+
+/// (folder and source, its readers).
+const SOURCES: [(&str, &str); 4] =
+    [("public", "everyone"), ("eng", "group:eng"), ("hr", "group:hr"), ("dave", "user:dave")];
+
+/// The notes of one class; `front` is the page's front matter, if any.
+fn notes(name: &str, canary: &str, front: &str) -> String {
+    format!("{front}# Notes of {name}\n\nThe secret word of the {name} folder is {canary}. Keep it safe.\n")
+}
 
 /// How an identity proves who it is.
 #[derive(Clone)]
@@ -63,7 +76,7 @@ async fn text_of(request: reqwest::RequestBuilder) -> String {
 async fn everything_seen(app: &TestApp, who: &Credential, documents: &[i64], with_admin_pages: bool) -> String {
     let get = reqwest::Method::GET;
     let mut seen = String::new();
-    let queries = CLASSES.map(|(folder, _, _)| query_for(folder)).into_iter().chain(["secret word folder".to_string()]);
+    let queries = CLASSES.map(|(name, _, _)| query_for(name)).into_iter().chain(["secret word folder".to_string()]);
     for query in queries {
         let path = format!("/api/search?q={}&limit=20", query.replace(' ', "%20"));
         seen += &text_of(request(app, get.clone(), &path, who)).await;
@@ -87,7 +100,13 @@ async fn everything_seen(app: &TestApp, who: &Credential, documents: &[i64], wit
     seen += &text_of(ask).await;
     let chat = json!({"messages": [{"role": "user", "content": question}]});
     seen += &text_of(request(app, reqwest::Method::POST, "/v1/chat/completions", who).json(&chat)).await;
-    seen
+    // Conversations, each one listed, and the page that shows it.
+    let listed = text_of(request(app, get.clone(), "/api/conversations", who)).await;
+    for id in listed.split("\"id\":").skip(1).filter_map(|rest| rest.split([',', '}']).next()) {
+        seen += &text_of(request(app, get.clone(), &format!("/api/conversations/{id}"), who)).await;
+        seen += &text_of(request(app, get.clone(), &format!("/?conversation={id}"), who)).await;
+    }
+    seen + &listed
 }
 
 /// A search that finds `folder`'s notes without naming their canary.
@@ -98,8 +117,8 @@ fn query_for(folder: &str) -> String {
 /// What `who` finds searching for every canary, as one text.
 async fn searched(app: &TestApp, who: &Credential) -> String {
     let mut seen = String::new();
-    for (folder, _, _) in CLASSES {
-        let path = format!("/api/search?q={}", query_for(folder).replace(' ', "%20"));
+    for (name, _, _) in CLASSES {
+        let path = format!("/api/search?q={}", query_for(name).replace(' ', "%20"));
         seen += &text_of(request(app, reqwest::Method::GET, &path, who)).await;
     }
     seen
@@ -121,10 +140,12 @@ async fn no_identity_sees_a_canary_it_may_not_read_anywhere() {
     create_user(&app, "carol", false, &["group:hr"]).await;
     create_user(&app, "dave", false, &[]).await;
     let alice = session_of(&app, "alice").await;
-    for (folder, readers, canary) in CLASSES {
-        let text =
-            format!("# Notes of {folder}\n\nThe secret word of the {folder} folder is {canary}. Keep it safe.\n");
-        app.write(&format!("{folder}/notes.md"), text);
+    for (name, file, canary) in CLASSES {
+        let front = if name == "memo" { "---\nacl: [user:dave]\n---\n" } else { "" };
+        app.write(file, notes(name, canary, front));
+    }
+    app.write("public/payroll/.lore-acl", "group:hr\n");
+    for (folder, readers) in SOURCES {
         add_folder_as(&app, &alice, &app.docs_path().join(folder), folder, &[readers]).await;
     }
     app.wait_until_ready().await;
@@ -135,7 +156,7 @@ async fn no_identity_sees_a_canary_it_may_not_read_anywhere() {
             documents.push(document.id.0);
         }
     }
-    assert_eq!(documents.len(), 4);
+    assert_eq!(documents.len(), 6);
 
     let bob = session_of(&app, "bob").await;
     let narrowed = make_token(&app, &bob, "narrowed", &["search", "ask"], "user:bob").await;
@@ -154,12 +175,12 @@ async fn no_identity_sees_a_canary_it_may_not_read_anywhere() {
         Identity {
             name: "carol (group:hr)",
             credential: Credential::Session(session_of(&app, "carol").await),
-            reads: vec!["publicquokka", "hrpangolin"],
+            reads: vec!["publicquokka", "hrpangolin", "payrollibex"],
         },
         Identity {
             name: "dave (user:dave)",
             credential: Credential::Session(session_of(&app, "dave").await),
-            reads: vec!["publicquokka", "daveaxolotl"],
+            reads: vec!["publicquokka", "daveaxolotl", "memotapir"],
         },
         Identity {
             name: "bob's token narrowed to user:bob",
@@ -181,14 +202,18 @@ async fn no_identity_sees_a_canary_it_may_not_read_anywhere() {
         assert_sees_only(identity, &found, &found);
     }
 
-    // Narrowing eng to group:hr and widening hr to everyone count at once, for everyone.
+    // Narrowing eng to group:hr, widening hr to everyone, moving the payroll subtree from group:hr to
+    // group:eng and opening the memo page count at once, for everyone.
+    app.write("public/payroll/.lore-acl", "group:eng\n");
+    app.write("public/memo.md", notes("memo", "memotapir", ""));
+    add_folder_as(&app, &alice, &app.docs_path().join("public"), "public", &["everyone"]).await;
     add_folder_as(&app, &alice, &app.docs_path().join("eng"), "eng", &["group:hr"]).await;
     add_folder_as(&app, &alice, &app.docs_path().join("hr"), "hr", &["everyone"]).await;
     let after = [
-        ("alice", Credential::Session(alice.clone()), vec!["publicquokka", "hrpangolin"]),
-        ("bob", Credential::Session(bob.clone()), vec!["publicquokka", "hrpangolin"]),
-        ("carol", identities[2].credential.clone(), vec!["publicquokka", "hrpangolin", "engocelot"]),
-        ("dave", identities[3].credential.clone(), vec!["publicquokka", "hrpangolin", "daveaxolotl"]),
+        ("alice", Credential::Session(alice.clone()), vec!["publicquokka", "hrpangolin", "memotapir"]),
+        ("bob", Credential::Session(bob.clone()), vec!["publicquokka", "hrpangolin", "payrollibex", "memotapir"]),
+        ("carol", identities[2].credential.clone(), vec!["publicquokka", "hrpangolin", "engocelot", "memotapir"]),
+        ("dave", identities[3].credential.clone(), vec!["publicquokka", "hrpangolin", "daveaxolotl", "memotapir"]),
     ];
     for (name, credential, reads) in after {
         let identity = Identity { name, credential, reads };

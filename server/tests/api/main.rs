@@ -5,9 +5,11 @@
 mod accounts;
 mod answers;
 mod browser;
+mod conversations;
 mod documents;
 mod helpers;
 mod leaks;
+mod oidc;
 mod operations;
 mod pages;
 mod search;

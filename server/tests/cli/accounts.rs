@@ -55,6 +55,20 @@ fn the_first_administrator_is_made_on_the_command_line() {
     workspace.run_ok(&["admin", "disable", "alice"]);
     assert_eq!(workspace.json(&["admin", "list", "--json"])["users"][0]["disabled"], true);
     workspace.run_ok(&["admin", "enable", "alice"]);
+
+    // Every change is in the audit log, made by the command line.
+    let exported = text(&workspace.run_ok(&["audit", "export", "--action", "user_change"]).stdout);
+    let subjects: Vec<String> = exported
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .inspect(|event| assert!(event["actor"].as_str().unwrap().starts_with("command line ("), "{event}"))
+        .map(|event| event["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(subjects.len(), 4, "{exported}");
+    assert!(subjects[0].starts_with("administrator alice created"), "{subjects:?}");
+    assert_eq!(subjects[1], "password of alice changed");
+    assert!(subjects[2].ends_with("(alice) disabled") && subjects[3].ends_with("(alice) enabled"), "{subjects:?}");
+    assert!(!exported.contains("long password"), "no password is logged");
 }
 
 #[test]
@@ -82,4 +96,9 @@ fn tokens_are_shown_once_listed_without_secrets_and_revoked() {
     let twice = workspace.run(&["token", "revoke", "--user", "bob", &id]);
     assert!(!twice.status.success());
     assert!(workspace.json(&["token", "list", "--user", "bob", "--json"])["tokens"][0]["revoked_ms"].is_i64());
+
+    let made = text(&workspace.run_ok(&["audit", "export", "--action", "token_create"]).stdout);
+    assert!(made.contains("(report: search) for bob") && !made.contains(&token), "{made}");
+    let revoked = text(&workspace.run_ok(&["audit", "export", "--action", "token_revoke"]).stdout);
+    assert!(revoked.contains(&format!("\"{id} of bob\"")), "{revoked}");
 }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::access::Caller;
 use crate::answering::{self, Streamed};
+use crate::api::conversations;
 use crate::api::search::narrowing;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -36,6 +37,10 @@ pub struct AskRequest {
     pub history: Vec<TurnJson>,
     /// false skips the grounding check (administrators only; default: the server's `answer.guard`).
     pub guard: Option<bool>,
+    /// Continue this conversation of yours (signed-in users): its turns are the history, and the
+    /// answer is added to it. Without it, a signed-in user's question starts a new conversation; the
+    /// `conversation` event names it.
+    pub conversation: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,13 +81,29 @@ pub async fn ask(
     caller: Caller,
     Json(request): Json<AskRequest>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let question = request.question(&caller, state.config.server.max_question_chars)?;
+    let max_chars = state.config.server.max_question_chars;
+    let mut question = request.question(&caller, max_chars)?;
+    let conversation = conversations::conversation_for(&state, &caller, request.conversation, &question.text).await?;
+    if let (Some(id), Some(_)) = (conversation, request.conversation) {
+        question.history =
+            answering::bounded_history(conversations::history_of(&state, &caller, id).await?, max_chars)?;
+    }
     state.audit.record(&caller, AuditAction::Ask, &question.text).await;
+    let asked = question.text.clone();
     let events = answering::start(&state, question)?;
     let detail = Detail::for_admin(caller.is_admin);
+    let keep = conversation.zip(conversations::owner(&caller)).map(|(id, user)| (state.clone(), id, user));
+    let opening = conversation.map(|id| json_event("conversation", &serde_json::json!({ "id": id.0 })));
     let stream = ReceiverStream::new(events).flat_map(move |streamed| {
+        if let (Streamed::Done(result), Some((state, id, user))) = (&streamed, &keep) {
+            if let Ok(answer) = result.as_ref() {
+                let (state, id, user, turn) = (state.clone(), *id, *user, conversations::turn_for(&asked, answer));
+                tokio::spawn(async move { conversations::keep_turn(&state, user, id, turn).await });
+            }
+        }
         futures_util::stream::iter(sse_events(streamed, detail).into_iter().map(Ok::<Event, Infallible>))
     });
+    let stream = futures_util::stream::iter(opening.map(Ok::<Event, Infallible>)).chain(stream);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

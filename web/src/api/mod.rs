@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod audit;
+pub mod conversations;
 pub mod documents;
 pub mod health;
 pub mod openai;
@@ -36,6 +37,9 @@ use utoipa::OpenApi;
         health::readyz,
         health::metrics,
         audit::audit,
+        conversations::conversations,
+        conversations::conversation,
+        conversations::delete,
     ),
     components(schemas(crate::schema::ErrorJson, crate::schema::AnswerJson))
 )]

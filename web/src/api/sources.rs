@@ -15,6 +15,7 @@ use tokio_stream::StreamExt;
 use utoipa::ToSchema;
 
 use crate::access::Caller;
+use crate::cache::SourceListing;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::ingest_jobs::IngestStatus;
@@ -57,24 +58,44 @@ pub struct IngestJson {
     pub failures: Vec<FailureJson>,
 }
 
-/// Sources the caller may see (administrators see all; others, those whose ACL they share).
+/// Sources the caller may see, with the counts of what they may read: administrators see every
+/// source and its totals; others, the sources whose ACL they share or where they may read a document
+/// (an ACL file can grant more than the source's ACL), counting only the documents they may read.
 pub async fn list_sources(state: &AppState, caller: &Caller) -> Result<Vec<SourceFolderJson>, ApiError> {
-    let all = match state.results.sources() {
-        Some(all) => all,
+    let listing = match state.results.sources() {
+        Some(listing) => listing,
         None => {
-            let all = Arc::new(read_sources(state).await?);
-            state.results.set_sources(all.clone());
-            all
+            let listing = Arc::new(read_sources(state).await?);
+            state.results.set_sources(listing.clone());
+            listing
         }
     };
-    Ok(all.iter().filter(|source| caller.is_admin || caller.shares(&source.acl)).cloned().collect())
+    if caller.is_admin {
+        return Ok(listing.sources.clone());
+    }
+    let mut visible = Vec::new();
+    for source in &listing.sources {
+        let readable: Vec<_> =
+            listing.by_acl.iter().filter(|c| c.source == source.name && caller.shares(&c.acl)).collect();
+        if readable.is_empty() && !caller.shares(&source.acl) {
+            continue;
+        }
+        visible.push(SourceFolderJson {
+            documents: readable.iter().map(|c| c.documents).sum(),
+            chunks: readable.iter().map(|c| c.chunks).sum(),
+            failed: readable.iter().map(|c| c.failed).sum(),
+            ..source.clone()
+        });
+    }
+    Ok(visible)
 }
 
 /// Every source with its counts, from the catalog (a pass over all documents).
-async fn read_sources(state: &AppState) -> Result<Vec<SourceFolderJson>, ApiError> {
+async fn read_sources(state: &AppState) -> Result<SourceListing, ApiError> {
     let status = state.catalog.status().await?;
     let records = state.catalog.sources().await?;
-    Ok(status
+    let by_acl = state.catalog.acl_counts().await?;
+    let sources = status
         .sources
         .into_iter()
         .map(|source| SourceFolderJson {
@@ -86,7 +107,8 @@ async fn read_sources(state: &AppState) -> Result<Vec<SourceFolderJson>, ApiErro
             failed: source.failed,
             last_synced_ms: source.last_synced_ms,
         })
-        .collect())
+        .collect();
+    Ok(SourceListing { sources, by_acl })
 }
 
 /// What is indexed, per source.

@@ -1,5 +1,6 @@
-//! The session cookie: give it a secret, get the `Set-Cookie` value that stores it in the browser;
-//! give it a request's headers, get the secret back.
+//! The session cookie (and the short-lived cookie that binds an OpenID sign-in to the browser that
+//! started it): give it a secret, get the `Set-Cookie` value that stores it in the browser; give it a
+//! request's headers, get the secret back.
 //!
 //! HttpOnly (no script reads it), SameSite=Lax (another site's forms and scripts do not send it),
 //! Path=/, no Domain. Served over https (`server.public_url`), it is Secure and named with the
@@ -17,14 +18,24 @@ pub const SESSION_PREFIX: &str = "lore_s_";
 #[derive(Debug, Clone)]
 pub struct SessionCookie {
     name: &'static str,
+    /// What every secret it holds starts with.
+    prefix: &'static str,
     secure: bool,
     max_age_secs: i64,
 }
 
 impl SessionCookie {
     pub fn new(public_url: Option<&str>, max_age_secs: i64) -> Self {
-        let secure = public_url.is_some_and(|url| url.starts_with("https://"));
-        Self { name: if secure { "__Host-lore_session" } else { "lore_session" }, secure, max_age_secs }
+        let secure = is_secure(public_url);
+        let name = if secure { "__Host-lore_session" } else { "lore_session" };
+        Self { name, prefix: SESSION_PREFIX, secure, max_age_secs }
+    }
+
+    /// The cookie that ties an OpenID sign-in to its browser until the provider sends it back.
+    pub fn sign_in_flow(public_url: Option<&str>, max_age_secs: i64) -> Self {
+        let secure = is_secure(public_url);
+        let name = if secure { "__Host-lore_sign_in" } else { "lore_sign_in" };
+        Self { name, prefix: super::oidc::FLOW_PREFIX, secure, max_age_secs }
     }
 
     pub fn name(&self) -> &'static str {
@@ -59,11 +70,15 @@ impl SessionCookie {
             .filter(|(name, _)| *name == self.name)
             .map(|(_, value)| value.trim());
         let value = found.next()?;
-        if found.next().is_some() || value.len() > MAX_SECRET_CHARS || !value.starts_with(SESSION_PREFIX) {
+        if found.next().is_some() || value.len() > MAX_SECRET_CHARS || !value.starts_with(self.prefix) {
             return None;
         }
         Some(value.to_string())
     }
+}
+
+fn is_secure(public_url: Option<&str>) -> bool {
+    public_url.is_some_and(|url| url.starts_with("https://"))
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@
 //!
 //! The router's `identify` asks [`Authenticator::caller`] in front of every route and leaves the caller
 //! in the request's extensions, where the `Caller` extractor (`access`) finds it; sign-in and sign-out
-//! are [`Authenticator::sign_in`] and [`Authenticator::sign_out`].
+//! are [`Authenticator::sign_in`] (a local account's password), [`Authenticator::oidc`] (identity
+//! providers, `oidc.rs`) with [`Authenticator::start_session`], and [`Authenticator::sign_out`].
 
 pub mod cookie;
+pub mod oidc;
 pub mod throttle;
 
 use std::net::IpAddr;
@@ -43,6 +45,7 @@ pub fn token_scope(method: &Method, path: &str) -> Option<Scope> {
         p if get && p.starts_with("/documents/") && p.ends_with("/file") => Some(Scope::Search),
         "/api/ask" | "/v1/chat/completions" if *method == Method::POST => Some(Scope::Ask),
         "/v1/models" if get => Some(Scope::Ask),
+        p if p == "/api/conversations" || p.starts_with("/api/conversations/") => Some(Scope::Ask),
         "/api/audit" if get => Some(Scope::Admin),
         p if p == "/api/sources" || p.starts_with("/api/sources/") || p.starts_with("/api/ingest") => {
             Some(Scope::Admin)
@@ -57,8 +60,10 @@ pub struct Authenticator {
     config: Arc<Config>,
     accounts: Arc<dyn AccountStore>,
     cookie: SessionCookie,
+    flow_cookie: SessionCookie,
     lifetimes: SessionLifetimes,
     throttle: Throttle,
+    oidc: oidc::OidcProviders,
 }
 
 /// A successful sign-in: the cookie to set, and whose session it is.
@@ -69,17 +74,31 @@ pub struct NewSession {
 }
 
 impl Authenticator {
-    pub fn new(config: Arc<Config>, accounts: Arc<dyn AccountStore>) -> Self {
+    /// Fails when an identity provider's client secret file cannot be read.
+    pub fn new(config: Arc<Config>, accounts: Arc<dyn AccountStore>) -> anyhow::Result<Self> {
         let auth = &config.auth;
         let lifetimes = auth.session_lifetimes();
-        Self {
+        let public_url = config.server.public_url.as_deref();
+        Ok(Self {
             mode: auth.effective_mode(&config.server),
-            cookie: SessionCookie::new(config.server.public_url.as_deref(), lifetimes.absolute_ms / 1000),
+            cookie: SessionCookie::new(public_url, lifetimes.absolute_ms / 1000),
+            flow_cookie: SessionCookie::sign_in_flow(public_url, oidc::FLOW_LIFETIME_MS / 1000),
             lifetimes,
             throttle: Throttle::new(auth.max_failed_sign_ins, Duration::from_secs(auth.sign_in_window_minutes * 60)),
+            oidc: oidc::OidcProviders::new(&auth.providers, accounts.clone())?,
             accounts,
             config,
-        }
+        })
+    }
+
+    /// The identity providers people may sign in with.
+    pub fn oidc(&self) -> &oidc::OidcProviders {
+        &self.oidc
+    }
+
+    /// The cookie that binds an OpenID sign-in to its browser.
+    pub fn flow_cookie(&self) -> &SessionCookie {
+        &self.flow_cookie
     }
 
     pub fn mode(&self) -> AuthMode {
@@ -270,13 +289,19 @@ impl Authenticator {
             return Err(ApiError::Unauthorized("wrong login name or password".into()));
         };
         keys.iter().for_each(|k| self.throttle.succeeded(k));
+        tracing::info!(user = user.id.0, login = %login, "signed in");
+        self.start_session(&user).await
+    }
+
+    /// A new session for a user who just proved who they are: a new secret every time, so a session id
+    /// planted before sign-in is never the one signed in (no fixation).
+    pub async fn start_session(&self, user: &UserRecord) -> Result<NewSession, ApiError> {
         let secret = secret::generate(SESSION_PREFIX);
         self.accounts
             .create_session(&secret::fingerprint(&secret), user.id, now_ms(), self.lifetimes)
             .await
             .map_err(|e| ApiError::internal("cannot start the session", e))?;
-        tracing::info!(user = user.id.0, login = %login, "signed in");
-        Ok(NewSession { cookie: self.cookie.set(&secret), user: user.id, display_name: user.display_name })
+        Ok(NewSession { cookie: self.cookie.set(&secret), user: user.id, display_name: user.display_name.clone() })
     }
 
     /// Forgets sessions that have ended; returns how many.
@@ -326,6 +351,7 @@ mod tests {
         assert_eq!(token_scope(&get, "/documents/7/file"), Some(Scope::Search));
         assert_eq!(token_scope(&Method::POST, "/v1/chat/completions"), Some(Scope::Ask));
         assert_eq!(token_scope(&Method::POST, "/api/ask"), Some(Scope::Ask));
+        assert_eq!(token_scope(&Method::DELETE, "/api/conversations/3"), Some(Scope::Ask));
         assert_eq!(token_scope(&Method::DELETE, "/api/sources/wiki"), Some(Scope::Admin));
         for page in ["/", "/documents/7", "/admin", "/tokens", "/signout"] {
             assert_eq!(token_scope(&get, page), None, "{page}");

@@ -9,6 +9,7 @@ pub mod search;
 pub mod signin;
 pub mod tokens;
 pub mod users;
+pub mod why;
 
 use askama::Template;
 use axum::http::StatusCode;

@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use lore_core::audit::AuditAction;
+use lore_core::conversations::ConversationId;
 use lore_core::DocumentKind;
 use lore_retrieve::snippet::escape_html;
 use lore_retrieve::Hit;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use super::{page, PageResult};
 use crate::access::Caller;
 use crate::answering;
+use crate::api::conversations::{self, TurnJson};
 use crate::api::search::{bounded_query, narrowing};
 use crate::api::sources::list_sources;
 use crate::error::ApiError;
@@ -33,6 +35,8 @@ pub struct PageParams {
     #[serde(default, rename = "type")]
     kind: Vec<String>,
     page: Option<usize>,
+    /// The signed-in user's conversation shown (and continued by Ask).
+    conversation: Option<i64>,
 }
 
 impl PageParams {
@@ -43,6 +47,9 @@ impl PageParams {
         pairs.extend(self.kind.iter().map(|k| ("type", k.clone())));
         if page > 1 {
             pairs.push(("page", page.to_string()));
+        }
+        if let Some(id) = self.conversation {
+            pairs.push(("conversation", id.to_string()));
         }
         format!("{path}?{}", serde_html_form::to_string(&pairs).expect("pairs of strings encode"))
     }
@@ -126,6 +133,16 @@ pub struct SearchPage {
     pub answer_evidence: Option<EvidenceView>,
     /// The user menu's name (`base.html`).
     pub signed_in_as: Option<String>,
+    /// Signed-in users: their conversations (`(id, title)`), most recent first...
+    pub conversations: Vec<(i64, String)>,
+    /// ...and the one shown, with its earlier turns.
+    pub conversation: Option<ConversationView>,
+}
+
+pub struct ConversationView {
+    pub id: i64,
+    pub title: String,
+    pub turns: Vec<TurnJson>,
 }
 
 async fn search_page(
@@ -179,7 +196,13 @@ async fn search_page(
         answer_sources: Vec::new(),
         answer_evidence: None,
         signed_in_as: caller.display_name().map(str::to_string),
+        conversations: conversations::list(state, caller).await?.into_iter().map(|c| (c.id.0, c.title)).collect(),
+        conversation: None,
     };
+    if let Some(id) = params.conversation {
+        let (summary, turns) = conversations::turns_of(state, caller, ConversationId(id)).await?;
+        view.conversation = Some(ConversationView { id, title: summary.title, turns });
+    }
     if params.q.trim().is_empty() {
         return Ok(view);
     }
@@ -223,12 +246,23 @@ pub async fn ask_page(
     params: Result<Form<PageParams>, ApiError>,
 ) -> PageResult {
     let Form(params) = params?;
-    let mut view = search_page(&state, &caller, &params, "/").await?;
     let mut question = lore_answer::Question::new(params.q.trim(), caller.access.clone());
+    let conversation = conversations::conversation_for(&state, &caller, params.conversation, &question.text).await?;
+    if let (Some(id), Some(_)) = (conversation, params.conversation) {
+        let history = conversations::history_of(&state, &caller, id).await?;
+        question.history = answering::bounded_history(history, state.config.server.max_question_chars)?;
+    }
+    // The page shows the conversation as it was before this turn, and this turn's answer below it.
+    let shown = PageParams { conversation: conversation.map(|c| c.0), ..params };
+    let mut view = search_page(&state, &caller, &shown, "/").await?;
     state.audit.record(&caller, AuditAction::Ask, &question.text).await;
-    question.narrowing = narrowing(&params.source, &params.kind)?;
+    question.narrowing = narrowing(&shown.source, &shown.kind)?;
+    let asked = question.text.clone();
     match answering::complete(&state, question).await {
         Ok(answer) => {
+            if let (Some(id), Some(user)) = (conversation, conversations::owner(&caller)) {
+                conversations::keep_turn(&state, user, id, conversations::turn_for(&asked, &answer)).await;
+            }
             view.answer_html = Some(answer_html(&answer));
             view.answer_note = answer.abstained.then(|| "No answer: here are the closest sources.".to_string());
             view.answer_sources = answer_sources(&answer);
@@ -237,4 +271,14 @@ pub async fn ask_page(
         Err(e) => view.answer_html = Some(format!("<p class=\"error\">{}</p>", escape_html(&e.to_string()))),
     }
     Ok(page(&view))
+}
+
+/// `POST /conversations/{id}/delete`: the page's delete button.
+pub async fn delete_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> PageResult {
+    conversations::remove(&state, &caller, id).await?;
+    Ok(axum::response::Redirect::to("/").into_response())
 }

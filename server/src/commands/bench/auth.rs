@@ -95,7 +95,7 @@ async fn measure(mut config: Config, args: &AuthBenchArgs) -> anyhow::Result<Aut
 
     config.auth.mode = Some(AuthMode::Accounts);
     config.auth.max_failed_sign_ins = u32::MAX;
-    let auth = Authenticator::new(Arc::new(config.clone()), store.clone());
+    let auth = Authenticator::new(Arc::new(config.clone()), store.clone())?;
     let client = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut sign_ins = Vec::with_capacity(args.sign_ins);
     let mut cookie = None;
@@ -118,7 +118,7 @@ async fn measure(mut config: Config, args: &AuthBenchArgs) -> anyhow::Result<Aut
     let token = headers(header::AUTHORIZATION, &format!("Bearer {token}"))?;
 
     config.auth.mode = Some(AuthMode::Open);
-    let open = Authenticator::new(Arc::new(config), store);
+    let open = Authenticator::new(Arc::new(config), store)?;
     Ok(AuthBench {
         catalog,
         sign_in: Latency::of(&sign_ins),
