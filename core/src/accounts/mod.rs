@@ -84,6 +84,9 @@ pub struct ProviderUser<'a> {
     pub principals: &'a [String],
 }
 
+/// Flows older than this are deleted whenever a new one is saved (a flow is valid for far less).
+pub const SIGN_IN_FLOW_KEPT_MS: i64 = 3_600_000;
+
 /// A sign-in that has gone to an OpenID provider and not come back yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignInFlow {

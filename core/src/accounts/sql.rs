@@ -203,6 +203,11 @@ macro_rules! impl_sql_accounts {
                 .bind(flow.created_ms)
                 .execute(&self.pool)
                 .await?;
+                // Flows nobody finished are forgotten here too, so abandoned ones cannot pile up.
+                sqlx::query("DELETE FROM sign_in_flows WHERE created_ms < $1")
+                    .bind(flow.created_ms - $crate::accounts::SIGN_IN_FLOW_KEPT_MS)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 

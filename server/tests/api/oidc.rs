@@ -221,6 +221,14 @@ async fn a_sign_in_is_bound_to_its_browser_used_once_and_refused_for_disabled_us
 
     let events = get_with(&app, "/api/audit?action=sign_in", &alice).await.text().await.unwrap();
     assert!(events.contains("\"subject\":\"oidc:corp\"") && events.contains("Ben Baker"), "{events}");
+
+    // Each start writes a row: a client that only starts sign-ins is slowed down (the limit is 10).
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(app.get("/signin/oidc/corp?next=%2F").await.status().as_u16());
+    }
+    assert_eq!(statuses[0], 303, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -293,6 +293,26 @@ impl Authenticator {
         self.start_session(&user).await
     }
 
+    /// Admits a sign-in leaving for an identity provider from `client`: each one is a row in the
+    /// catalog, so a client that starts more than `auth.max_failed_sign_ins` of them without finishing
+    /// one waits for the window (429).
+    pub fn admit_sign_in_flow(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
+        let key = format!("flow:{}", client.map_or("-".into(), |ip| ip.to_string()));
+        if let Some(wait) = self.throttle.wait_for(&key) {
+            return Err(ApiError::RateLimited {
+                message: "too many sign-ins started without finishing: wait a few minutes and try again".into(),
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        self.throttle.failed(&key);
+        Ok(())
+    }
+
+    /// A client's sign-in through a provider finished: its started ones no longer count.
+    pub fn sign_in_flow_finished(&self, client: Option<IpAddr>) {
+        self.throttle.succeeded(&format!("flow:{}", client.map_or("-".into(), |ip| ip.to_string())));
+    }
+
     /// A new session for a user who just proved who they are: a new secret every time, so a session id
     /// planted before sign-in is never the one signed in (no fixation).
     pub async fn start_session(&self, user: &UserRecord) -> Result<NewSession, ApiError> {

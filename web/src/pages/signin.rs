@@ -146,12 +146,14 @@ fn callback_url(state: &AppState, headers: &HeaderMap, provider: &str) -> Result
 /// `GET /signin/oidc/{provider}`: off to the provider, with the flow's cookie.
 pub async fn provider(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(provider): Path<String>,
     headers: HeaderMap,
     params: Result<Query<ProviderParams>, ApiError>,
 ) -> PageResult {
     require_accounts(&state)?;
     let params = params.map(|Query(params)| params).unwrap_or_default();
+    state.auth.admit_sign_in_flow(Some(peer.ip()))?;
     let callback = callback_url(&state, &headers, &provider)?;
     let started = state
         .auth
@@ -213,6 +215,7 @@ pub async fn provider_callback(
             return Ok(response);
         }
     };
+    state.auth.sign_in_flow_finished(client);
     let session = state.auth.start_session(&signed_in.user).await?;
     tracing::info!(user = signed_in.user.id.0, provider = %signed_in.provider, "signed in");
     let subject = format!("oidc:{}", signed_in.provider);
