@@ -94,15 +94,23 @@ pub async fn ask(
     let detail = Detail::for_admin(caller.is_admin);
     let keep = conversation.zip(conversations::owner(&caller)).map(|(id, user)| (state.clone(), id, user));
     let opening = conversation.map(|id| json_event("conversation", &serde_json::json!({ "id": id.0 })));
-    let stream = ReceiverStream::new(events).flat_map(move |streamed| {
-        if let (Streamed::Done(result), Some((state, id, user))) = (&streamed, &keep) {
-            if let Ok(answer) = result.as_ref() {
-                let (state, id, user, turn) = (state.clone(), *id, *user, conversations::turn_for(&asked, answer));
-                tokio::spawn(async move { conversations::keep_turn(&state, user, id, turn).await });
+    // The turn is kept before the final events go out, so a follow-up sent at once finds it.
+    let stream = ReceiverStream::new(events)
+        .then(move |streamed| {
+            let keep = keep.clone();
+            let asked = asked.clone();
+            async move {
+                if let (Streamed::Done(result), Some((state, id, user))) = (&streamed, keep) {
+                    if let Ok(answer) = result.as_ref() {
+                        conversations::keep_turn(&state, user, id, conversations::turn_for(&asked, answer)).await;
+                    }
+                }
+                streamed
             }
-        }
-        futures_util::stream::iter(sse_events(streamed, detail).into_iter().map(Ok::<Event, Infallible>))
-    });
+        })
+        .flat_map(move |streamed| {
+            futures_util::stream::iter(sse_events(streamed, detail).into_iter().map(Ok::<Event, Infallible>))
+        });
     let stream = futures_util::stream::iter(opening.map(Ok::<Event, Infallible>)).chain(stream);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
