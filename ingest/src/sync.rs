@@ -883,9 +883,7 @@ impl Writer {
 /// An ACL as stored: principals trimmed, blanks and repeats dropped, sorted (so that equal sets compare
 /// equal).
 pub fn normalize_acl(acl: &[String]) -> Vec<String> {
-    let mut principals: Vec<String> = acl.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
-    principals.sort();
-    principals.dedup();
+    let mut principals = lore_core::acl::normalize(acl);
     if principals.is_empty() {
         principals.push(EVERYONE.to_string());
     }

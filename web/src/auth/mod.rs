@@ -297,7 +297,7 @@ impl Authenticator {
     /// catalog, so a client that starts more than `auth.max_failed_sign_ins` of them without finishing
     /// one waits for the window (429).
     pub fn admit_sign_in_flow(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
-        let key = format!("flow:{}", client.map_or("-".into(), |ip| ip.to_string()));
+        let key = flow_key(client);
         if let Some(wait) = self.throttle.wait_for(&key) {
             return Err(ApiError::RateLimited {
                 message: "too many sign-ins started without finishing: wait a few minutes and try again".into(),
@@ -310,7 +310,7 @@ impl Authenticator {
 
     /// A client's sign-in through a provider finished: its started ones no longer count.
     pub fn sign_in_flow_finished(&self, client: Option<IpAddr>) {
-        self.throttle.succeeded(&format!("flow:{}", client.map_or("-".into(), |ip| ip.to_string())));
+        self.throttle.succeeded(&flow_key(client));
     }
 
     /// A new session for a user who just proved who they are: a new secret every time, so a session id
@@ -337,6 +337,11 @@ impl Authenticator {
         }
         Ok(self.cookie.clear())
     }
+}
+
+/// The throttle's key for the sign-in flows a client starts.
+fn flow_key(client: Option<IpAddr>) -> String {
+    format!("flow:{}", client.map_or("-".into(), |ip| ip.to_string()))
 }
 
 /// The API token in `Authorization: Bearer`, if the request carries one of ours. Another bearer secret
